@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Installs what the ARMv7 build and the qemu-user test run need, idempotently, on Debian 12:
+# Debian's Rust 1.85 (rustc-web) with its armhf standard library, the ARM gcc and sysroot,
+# qemu-user, and libclang for v4l's bindgen step. No Docker, no rustup targets.
+set -euo pipefail
+
+RUST_DEB_VERSION=1.85.0+dfsg3-1~deb12u3
+TARGET=armv7-unknown-linux-gnueabihf
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
+
+have_all() {
+    [ -x /usr/bin/rustc ] && [ -x /usr/bin/cargo ] &&
+        [ -d "/usr/lib/rustlib/$TARGET/lib" ] &&
+        command -v arm-linux-gnueabihf-gcc >/dev/null &&
+        command -v qemu-arm >/dev/null &&
+        [ -d /usr/arm-linux-gnueabihf/include ] &&
+        ls /usr/lib/llvm-*/lib/libclang*.so* >/dev/null 2>&1 &&
+        command -v sqlite3 >/dev/null
+}
+
+if have_all; then
+    exit 0
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+if ! dpkg --print-foreign-architectures | grep -qx armhf; then
+    $SUDO dpkg --add-architecture armhf
+fi
+# The armhf security index has been seen failing ("Mirror sync in progress"); bookworm main
+# still loads, which is all we need.
+$SUDO apt-get update -q || true
+$SUDO apt-get install -y -q \
+    "rustc-web=$RUST_DEB_VERSION" "cargo-web=$RUST_DEB_VERSION" \
+    "libstd-rust-web-dev=$RUST_DEB_VERSION" "libstd-rust-web-1.85=$RUST_DEB_VERSION" \
+    gcc-arm-linux-gnueabihf libc6-dev-armhf-cross qemu-user libclang-dev clang \
+    systemd sqlite3 binutils-arm-linux-gnueabihf
+
+if [ ! -d "/usr/lib/rustlib/$TARGET/lib" ]; then
+    # `apt-get install libstd-rust-web-dev:armhf` clashes on liblzma5; unpack the .deb instead.
+    work=$(mktemp -d)
+    trap 'rm -rf "$work"' EXIT
+    (cd "$work" && apt-get download "libstd-rust-web-dev:armhf=$RUST_DEB_VERSION" &&
+        dpkg -x libstd-rust-web-dev_*_armhf.deb root)
+    $SUDO mkdir -p /usr/lib/rustlib
+    $SUDO cp -r "$work/root/usr/lib/rustlib/$TARGET" /usr/lib/rustlib/
+fi
+
+have_all || { echo "install-toolchain: something is still missing" >&2; exit 1; }

@@ -1,0 +1,102 @@
+//! Video roles: the capture source ([`VideoSource`]) and the JPEG [`Encoder`].
+//!
+//! No V4L2 type appears here: backends translate between these plain types and their devices.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use crate::HalResult;
+
+/// Pixel layout of a [`Frame`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PixelFormat {
+    /// 8-bit luma only.
+    Gray8,
+    /// Planar YUV 4:2:0: Y plane, then U, then V at half resolution.
+    I420,
+    /// Packed YUV 4:2:2 (Y0 U Y1 V).
+    Yuyv,
+    /// A complete JPEG image (devices that only deliver compressed frames).
+    Mjpeg,
+}
+
+/// One captured picture. `data` is shared so one frame can feed the encoder, the motion
+/// detector and every viewer without copies.
+#[derive(Debug, Clone)]
+pub struct Frame {
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+    /// Layout of `data`.
+    pub format: PixelFormat,
+    /// The pixels (or the JPEG bytes for [`PixelFormat::Mjpeg`]).
+    pub data: Arc<[u8]>,
+    /// Frame counter from the source, increasing by one per captured frame.
+    pub sequence: u64,
+    /// When the frame was captured.
+    pub captured: SystemTime,
+}
+
+impl Frame {
+    /// The luma plane (first `width*height` bytes) of a planar frame, if the format has one.
+    pub fn luma(&self) -> Option<&[u8]> {
+        let len = (self.width as usize).checked_mul(self.height as usize)?;
+        match self.format {
+            PixelFormat::Gray8 | PixelFormat::I420 => self.data.get(..len),
+            PixelFormat::Yuyv | PixelFormat::Mjpeg => None,
+        }
+    }
+}
+
+/// What the capture should deliver.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CaptureConfig {
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+    /// Frames per second.
+    pub fps: u32,
+}
+
+/// A picture control. Values are the guide's: 0..=100 for the image controls, 0/1 for mirror
+/// and flip, 0 (60 Hz) / 1 (50 Hz) for the power-line frequency.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ImageControl {
+    /// Brightness 0..=100.
+    Brightness,
+    /// Contrast 0..=100.
+    Contrast,
+    /// Hue 0..=100.
+    Hue,
+    /// Saturation 0..=100.
+    Saturation,
+    /// Sharpness 0..=100.
+    Sharpness,
+    /// Horizontal mirror 0/1.
+    Mirror,
+    /// Vertical flip 0/1.
+    Flip,
+    /// Anti-flicker: 0 = 60 Hz, 1 = 50 Hz.
+    PowerLineFrequency,
+}
+
+/// A capture device.
+pub trait VideoSource: Send + Sync {
+    /// Changes resolution and frame rate; takes effect for the next frame.
+    fn configure(&self, config: CaptureConfig) -> HalResult<()>;
+    /// The configuration in force.
+    fn config(&self) -> CaptureConfig;
+    /// Blocks until the next frame is available, or fails with `Timeout` after `timeout`.
+    fn next_frame(&self, timeout: Duration) -> HalResult<Frame>;
+    /// Applies a picture control. `NotSupported` when the device lacks it.
+    fn set_control(&self, control: ImageControl, value: i32) -> HalResult<()>;
+}
+
+/// A JPEG encoder.
+pub trait Encoder: Send + Sync {
+    /// Encodes `frame` at `quality` (1..=100) into `out` (cleared first). A frame that is
+    /// already JPEG is copied through unchanged.
+    fn encode_jpeg(&self, frame: &Frame, quality: u8, out: &mut Vec<u8>) -> HalResult<()>;
+}

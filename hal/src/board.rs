@@ -346,7 +346,10 @@ impl BoardSpec {
     /// Parses and validates board-file text.
     pub fn parse(text: &str) -> HalResult<BoardSpec> {
         let spec: BoardSpec = toml::from_str(text).map_err(|e| {
-            HalError::new(HalErrorKind::InvalidArgument, format!("board file: {}", e.message()))
+            HalError::new(
+                HalErrorKind::InvalidArgument,
+                format!("board file: {}", e.message()),
+            )
         })?;
         spec.validate()?;
         Ok(spec)
@@ -380,7 +383,10 @@ impl BoardSpec {
         .flatten()
         .collect();
         for (i, a) in lines.iter().enumerate() {
-            if lines[i + 1..].iter().any(|b| b.line == a.line && b.chip == a.chip) {
+            if lines[i + 1..]
+                .iter()
+                .any(|b| b.line == a.line && b.chip == a.chip)
+            {
                 return invalid("board file: a GPIO line is used for two roles");
             }
         }
@@ -389,6 +395,10 @@ impl BoardSpec {
 
     /// A path from the board file, resolved against the board file's folder.
     pub fn resolve(&self, path: &Path) -> PathBuf {
-        if path.is_absolute() { path.to_path_buf() } else { self.dir.join(path) }
+        if path.is_absolute() {
+            path.to_path_buf()
+        } else {
+            self.dir.join(path)
+        }
     }
 }

@@ -53,6 +53,9 @@ mod tests {
         let target = SystemTime::UNIX_EPOCH + Duration::from_secs(1_400_000_000);
         clock.set(target).unwrap();
         let diff = clock.now().duration_since(target).unwrap();
-        assert!(diff < Duration::from_secs(5), "clock is {diff:?} past the set time");
+        assert!(
+            diff < Duration::from_secs(5),
+            "clock is {diff:?} past the set time"
+        );
     }
 }

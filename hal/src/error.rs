@@ -34,7 +34,11 @@ pub struct HalError {
 impl HalError {
     /// A new error of `kind` with a short description of what was attempted.
     pub fn new(kind: HalErrorKind, context: impl Into<String>) -> HalError {
-        HalError { kind, context: context.into(), source: None }
+        HalError {
+            kind,
+            context: context.into(),
+            source: None,
+        }
     }
 
     /// Attaches the underlying cause.
@@ -80,6 +84,8 @@ impl fmt::Display for HalError {
 
 impl std::error::Error for HalError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.source.as_deref().map(|e| e as &(dyn std::error::Error + 'static))
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
     }
 }

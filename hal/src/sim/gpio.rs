@@ -4,8 +4,8 @@
 use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::gpio::{InputLine, OutputLine};
 use crate::HalResult;
+use crate::gpio::{InputLine, OutputLine};
 
 /// Longest history kept per line.
 const HISTORY_LIMIT: usize = 64;
@@ -28,7 +28,11 @@ pub struct SimLine {
 impl SimLine {
     /// A new inactive line.
     pub fn new(name: &'static str) -> SimLine {
-        SimLine { name, state: Mutex::new(LineState::default()), changed: Condvar::new() }
+        SimLine {
+            name,
+            state: Mutex::new(LineState::default()),
+            changed: Condvar::new(),
+        }
     }
 
     /// The role name of the line.
@@ -57,7 +61,11 @@ impl SimLine {
 
     /// Every level the line changed to, oldest first (bounded).
     pub fn history(&self) -> Vec<bool> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner()).history.clone()
+        self.state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .history
+            .clone()
     }
 }
 
@@ -86,7 +94,11 @@ impl InputLine for SimLine {
             if left.is_zero() {
                 return Ok(None);
             }
-            state = self.changed.wait_timeout(state, left).unwrap_or_else(|e| e.into_inner()).0;
+            state = self
+                .changed
+                .wait_timeout(state, left)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
         }
         Ok(Some(state.level))
     }
@@ -114,6 +126,9 @@ mod tests {
     #[test]
     fn test_sim_line_wait_change_times_out_without_change() {
         let line = SimLine::new("alarm_in");
-        assert_eq!(InputLine::wait_change(&line, Duration::from_millis(10)).unwrap(), None);
+        assert_eq!(
+            InputLine::wait_change(&line, Duration::from_millis(10)).unwrap(),
+            None
+        );
     }
 }

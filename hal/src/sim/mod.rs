@@ -45,8 +45,10 @@ pub fn open_with_devices(board: Arc<BoardSpec>, data_dir: &Path) -> HalResult<(H
         light_sensor: Arc::new(gpio::SimLine::new("light_sensor")),
     };
     let storage = match &board.storage {
-        Some(spec) => Some(Arc::new(storage::SimStorage::open(&data_dir.join(&spec.path))?)
-            as Arc<dyn crate::storage::Storage>),
+        Some(spec) => Some(
+            Arc::new(storage::SimStorage::open(&data_dir.join(&spec.path))?)
+                as Arc<dyn crate::storage::Storage>,
+        ),
         None => None,
     };
     let video = video::SimVideo::open(&board)?;

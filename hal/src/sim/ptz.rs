@@ -2,9 +2,9 @@
 
 use std::sync::Arc;
 
+use crate::HalResult;
 use crate::board::BoardSpec;
 use crate::ptz::PanTilt;
-use crate::HalResult;
 
 /// Opens the board's motor; `None` until the simulated motor exists.
 pub fn open(_board: &BoardSpec) -> HalResult<Option<Arc<dyn PanTilt>>> {

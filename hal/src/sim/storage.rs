@@ -16,7 +16,9 @@ impl SimStorage {
     pub fn open(root: &Path) -> HalResult<SimStorage> {
         std::fs::create_dir_all(root)
             .map_err(|e| HalError::io(format!("creating {}", root.display()), e))?;
-        Ok(SimStorage { root: root.to_path_buf() })
+        Ok(SimStorage {
+            root: root.to_path_buf(),
+        })
     }
 }
 

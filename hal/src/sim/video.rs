@@ -27,7 +27,11 @@ impl SimVideo {
     pub fn open(_board: &BoardSpec) -> HalResult<SimVideo> {
         Ok(SimVideo {
             state: Mutex::new(State {
-                config: CaptureConfig { width: 640, height: 480, fps: 15 },
+                config: CaptureConfig {
+                    width: 640,
+                    height: 480,
+                    fps: 15,
+                },
                 sequence: 0,
                 next_due: Instant::now(),
             }),
@@ -38,7 +42,10 @@ impl SimVideo {
 impl VideoSource for SimVideo {
     fn configure(&self, config: CaptureConfig) -> HalResult<()> {
         if config.width == 0 || config.height == 0 || config.fps == 0 {
-            return Err(HalError::new(HalErrorKind::InvalidArgument, "zero capture size"));
+            return Err(HalError::new(
+                HalErrorKind::InvalidArgument,
+                "zero capture size",
+            ));
         }
         self.state.lock().unwrap_or_else(|e| e.into_inner()).config = config;
         Ok(())
@@ -66,7 +73,11 @@ impl VideoSource for SimVideo {
         }
         let side = h / 6;
         let left = (sequence as usize * 4) % (w - side);
-        for row in data[..w * h].chunks_exact_mut(w).skip(h / 2 - side / 2).take(side) {
+        for row in data[..w * h]
+            .chunks_exact_mut(w)
+            .skip(h / 2 - side / 2)
+            .take(side)
+        {
             row[left..left + side].fill(235);
         }
         Ok(Frame {
@@ -80,7 +91,10 @@ impl VideoSource for SimVideo {
     }
 
     fn set_control(&self, _control: ImageControl, _value: i32) -> HalResult<()> {
-        Err(HalError::new(HalErrorKind::NotSupported, "simulated image controls"))
+        Err(HalError::new(
+            HalErrorKind::NotSupported,
+            "simulated image controls",
+        ))
     }
 }
 
@@ -90,6 +104,9 @@ pub struct SoftwareJpegEncoder;
 
 impl Encoder for SoftwareJpegEncoder {
     fn encode_jpeg(&self, _frame: &Frame, _quality: u8, _out: &mut Vec<u8>) -> HalResult<()> {
-        Err(HalError::new(HalErrorKind::NotSupported, "software JPEG encoder"))
+        Err(HalError::new(
+            HalErrorKind::NotSupported,
+            "software JPEG encoder",
+        ))
     }
 }

@@ -1,1 +1,12 @@
-//! ipcamd
+//! ipcamd: a Foscam-compatible IP camera daemon. The library holds everything; `main.rs` only
+//! parses the command line and calls [`daemon::run`].
+#![forbid(unsafe_code)]
+
+pub mod accounts;
+pub mod app;
+pub mod cgi;
+pub mod civil_time;
+pub mod daemon;
+pub mod http;
+pub mod state;
+pub mod store;

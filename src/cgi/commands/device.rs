@@ -1,0 +1,490 @@
+//! Device-management commands that are not plain settings: product identity, device info and
+//! live state, system time, the system log, the multi-device list, IR LED switching, the
+//! recording medium, and factory reset.
+
+use ipcamd_hal::storage::Space;
+
+use super::super::registry::Handler;
+use super::super::reply::{Fields, Reply};
+use super::super::{CgiError, CgiResult, Request, check_text};
+use super::config::{self, read_value};
+use crate::app::{APP_VERSION, App};
+use crate::civil_time::{self, CivilTime};
+use crate::state::AlarmState;
+use crate::store::MultiDevRow;
+
+/// Handlers of this file.
+pub const HANDLERS: &[(&str, Handler)] = &[
+    ("getProductModel", product_info),
+    ("getProductModelName", product_info),
+    ("getProductLanguage", product_info),
+    ("getProductSensorType", product_info),
+    ("getProductWifiType", product_info),
+    ("getProductSdFlag", product_info),
+    ("getProductOutdoorFlag", product_info),
+    ("getProductPtFlag", product_info),
+    ("getProductZoomFlag", product_info),
+    ("getProductRs485Flag", product_info),
+    ("getProductIoAlarmFlag", product_info),
+    ("getProductOnvifFlag", product_info),
+    ("getProductP2pFlag", product_info),
+    ("getProductWpsFlag", product_info),
+    ("getProductAudioFlag", product_info),
+    ("getProductTalkFlag", product_info),
+    ("getProductAppVer", product_info),
+    ("getProductAllInfo", product_info),
+    ("getDevInfo", get_dev_info),
+    ("getDevState", get_dev_state),
+    ("getSystemTime", get_system_time),
+    ("setSystemTime", set_system_time),
+    ("getLog", get_log),
+    ("getMultiDevList", get_multi_dev_list),
+    ("getMultiDevDetailInfo", get_multi_dev_detail_info),
+    ("addMultiDev", add_multi_dev),
+    ("delMultiDev", del_multi_dev),
+    ("getP2PInfo", get_p2p_info),
+    ("getRecordPath", get_record_path),
+    ("resetImageSetting", config::reset_image_setting),
+    ("restoreToFactorySetting", restore_to_factory_setting),
+    ("openInfraLed", open_infra_led),
+    ("closeInfraLed", close_infra_led),
+];
+
+/// The value of one product-identity field, by its wire name (both of the guide's spellings).
+fn product_field(app: &App, name: &str) -> Option<String> {
+    let id = &app.hal.board.identity;
+    let caps = &app.hal.board.capabilities;
+    let flag = |b: bool| Some(u8::from(b).to_string());
+    match name {
+        "model" => Some(id.model.to_string()),
+        "modelName" => Some(id.model_name.clone()),
+        "language" => Some(id.language.to_string()),
+        "sensorType" => Some(id.sensor_type.to_string()),
+        "wifiType" => Some(id.wifi_type.to_string()),
+        "sdFlag" => flag(caps.sd),
+        "outdoorFlag" | "OutdoorFlag" => flag(caps.outdoor),
+        "ptFlag" => flag(caps.pan_tilt),
+        "zoomFlag" => flag(caps.zoom),
+        "rs485Flag" | "Rs485Flag" => flag(caps.rs485),
+        "ioAlarmFlag" => flag(caps.io_alarm),
+        "onvifFlag" => flag(caps.onvif),
+        "p2pFlag" => flag(caps.p2p),
+        "wpsFlag" => flag(caps.wps),
+        "audioFlag" => flag(caps.audio),
+        "talkFlag" => flag(caps.talk),
+        "appVer" => Some(APP_VERSION.to_owned()),
+        n if n.starts_with("reserve") => Some("0".to_owned()),
+        _ => None,
+    }
+}
+
+/// Every getProduct* command: the fields its guide entry lists, from the board file.
+fn product_info(req: &Request) -> CgiResult<Reply> {
+    let mut fields = Fields::new();
+    for field in req.spec.returns {
+        let value = product_field(req.app, field.name)
+            .ok_or_else(|| CgiError::Unknown(format!("no product field {}", field.name)))?;
+        fields.push(field.name, value);
+    }
+    Ok(Reply::Xml(fields))
+}
+
+fn time_settings(app: &App) -> CgiResult<(i64, bool)> {
+    let zone = read_value(app, "time", "timeZone")?.parse().unwrap_or(0);
+    let dst = read_value(app, "time", "isDst")? == "1";
+    Ok((zone, dst))
+}
+
+/// The camera's local time now.
+pub fn local_now(app: &App) -> CgiResult<CivilTime> {
+    let (zone, dst) = time_settings(app)?;
+    Ok(civil_time::local_time(app.unix_now(), zone, dst))
+}
+
+fn mac_address(app: &App) -> String {
+    let id = &app.hal.board.identity;
+    if let Some(interface) = &id.interface {
+        let path = format!("/sys/class/net/{interface}/address");
+        if let Ok(text) = std::fs::read_to_string(path) {
+            return text.trim().to_ascii_uppercase().replace(':', "");
+        }
+    }
+    id.mac
+        .as_deref()
+        .unwrap_or("")
+        .to_ascii_uppercase()
+        .replace(':', "")
+}
+
+/// Device information.
+fn get_dev_info(req: &Request) -> CgiResult<Reply> {
+    let app = req.app;
+    let id = &app.hal.board.identity;
+    let now = local_now(app)?;
+    let mac = mac_address(app);
+    let serial = id
+        .serial_number
+        .clone()
+        .unwrap_or_else(|| format!("SN{mac}"));
+    let (zone, _) = time_settings(app)?;
+    let fields = Fields::new()
+        .with("productName", &id.product_name)
+        .with("serialNo", serial)
+        .with("devName", read_value(app, "dev_name", "devName")?)
+        .with("mac", mac)
+        .with("year", now.year)
+        .with("mon", now.month)
+        .with("day", now.day)
+        .with("hour", now.hour)
+        .with("min", now.minute)
+        .with("sec", now.second)
+        .with("timeZone", zone)
+        .with("firmwareVer", APP_VERSION)
+        .with("hardwareVer", &id.hardware_version);
+    Ok(Reply::Xml(fields))
+}
+
+fn alarm_value(app: &App, section: &str, state: AlarmState) -> CgiResult<u8> {
+    if read_value(app, section, "isEnable")? != "1" {
+        return Ok(AlarmState::Disabled as u8);
+    }
+    Ok(match state {
+        AlarmState::Disabled => AlarmState::Idle as u8,
+        other => other as u8,
+    })
+}
+
+fn storage_space(app: &App) -> (u8, Option<Space>) {
+    match &app.hal.storage {
+        None => (0, None),
+        Some(storage) => match storage.space() {
+            Ok(space) => (1, Some(space)),
+            Err(err) => {
+                tracing::debug!(%err, "recording medium not available");
+                (0, None)
+            }
+        },
+    }
+}
+
+/// Live device state.
+fn get_dev_state(req: &Request) -> CgiResult<Reply> {
+    let app = req.app;
+    let state = &app.state;
+    let (sd_state, space) = storage_space(app);
+    let infra = match &app.hal.ir_led {
+        Some(line) => u8::from(line.get()?),
+        None => 0,
+    };
+    let ddns = state.ddns.get();
+    let fields = Fields::new()
+        .with(
+            "IOAlarm",
+            alarm_value(app, "io_alarm", state.io_alarm.get())?,
+        )
+        .with(
+            "motionDetectAlarm",
+            alarm_value(app, "motion", state.motion_alarm.get())?,
+        )
+        .with("soundAlarm", state.sound_alarm.get() as u8)
+        .with("record", state.recording.get())
+        .with("sdState", sd_state)
+        .with("sdFreeSpace", space.map_or(0, |s| s.free / 1024))
+        .with("sdTotalSpace", space.map_or(0, |s| s.total / 1024))
+        .with("ntpState", state.ntp.get())
+        .with("ddnspState", ddns)
+        .with("ddnsState", ddns)
+        .with("url", read_value(app, "ddns", "hostName")?)
+        .with("upnpState", state.upnp.get())
+        .with("isWifiConnected", 0)
+        .with("wifiConnectedAP", "")
+        .with("infraLedState", infra);
+    Ok(Reply::Xml(fields))
+}
+
+/// System time settings and the current local time (both spellings of month and minute).
+fn get_system_time(req: &Request) -> CgiResult<Reply> {
+    let app = req.app;
+    let now = local_now(app)?;
+    let mut fields = Fields::new();
+    for name in [
+        "timeSource",
+        "ntpServer",
+        "dateFormat",
+        "timeFormat",
+        "timeZone",
+        "isDst",
+        "dst",
+    ] {
+        fields.push(name, time_value(app, name)?);
+    }
+    fields
+        .push("year", now.year)
+        .push("month", now.month)
+        .push("mon", now.month)
+        .push("day", now.day)
+        .push("hour", now.hour)
+        .push("min", now.minute)
+        .push("minute", now.minute)
+        .push("sec", now.second);
+    Ok(Reply::Xml(fields))
+}
+
+fn time_value(app: &App, name: &str) -> CgiResult<String> {
+    let value = read_value(app, "time", name)?;
+    Ok(match (name, value.is_empty()) {
+        ("ntpServer", true) => "time.nist.gov".into(),
+        (_, true) => "0".into(),
+        _ => value,
+    })
+}
+
+/// Set time zone, formats, NTP server and, with timeSource 1 (manual), the clock itself.
+fn set_system_time(req: &Request) -> CgiResult<Reply> {
+    let mut values: Vec<(&str, String)> = Vec::new();
+    for name in ["timeSource", "dateFormat", "timeFormat", "isDst", "dst"] {
+        if let Some(v) = req.opt_int(name)? {
+            values.push((name, v.to_string()));
+        }
+    }
+    if let Some(zone) = req.opt_int("timeZone")? {
+        if !(-43_200..=50_400).contains(&zone) {
+            return Err(CgiError::field("timeZone", "out of range"));
+        }
+        values.push(("timeZone", zone.to_string()));
+    }
+    if let Some(server) = req.raw("ntpServer") {
+        check_text("ntpServer", server, 63)?;
+        values.push(("ntpServer", server.to_owned()));
+    }
+    let setting = |name: &str| -> CgiResult<String> {
+        match values.iter().find(|(k, _)| *k == name) {
+            Some((_, v)) => Ok(v.clone()),
+            None => time_value(req.app, name),
+        }
+    };
+    let manual = setting("timeSource")? == "1";
+    let clock_fields = ["year", "month", "day", "hour", "min", "sec"];
+    let new_clock = if manual && clock_fields.iter().any(|f| req.raw(f).is_some()) {
+        let get = |name: &str, alias: &str, lo: i64, hi: i64| -> CgiResult<i64> {
+            let raw = req
+                .query
+                .get_any(name, &[alias])
+                .ok_or_else(|| CgiError::field(name, "missing"))?;
+            let v = super::super::parse_int(name, raw, None)?;
+            if (lo..=hi).contains(&v) {
+                Ok(v)
+            } else {
+                Err(CgiError::field(name, "out of range"))
+            }
+        };
+        let year = get("year", "year", 1970, 2037)?;
+        let month = get("month", "mon", 1, 12)? as u32;
+        let day = get("day", "day", 1, 31)? as u32;
+        if day > civil_time::days_in_month(year, month) {
+            return Err(CgiError::field("day", "no such day in that month"));
+        }
+        let t = CivilTime {
+            year,
+            month,
+            day,
+            hour: get("hour", "hour", 0, 23)? as u32,
+            minute: get("min", "minute", 0, 59)? as u32,
+            second: get("sec", "sec", 0, 59)? as u32,
+            weekday: 0,
+        };
+        let zone: i64 = setting("timeZone")?.parse().unwrap_or(0);
+        let dst = setting("isDst")? == "1";
+        Some(civil_time::unix_from_local(&t, zone, dst))
+    } else {
+        None
+    };
+    if values.is_empty() && new_clock.is_none() {
+        return Err(CgiError::Format("setSystemTime needs parameters".into()));
+    }
+    if let Some(unix) = new_clock {
+        let when = std::time::UNIX_EPOCH + std::time::Duration::from_secs(unix as u64);
+        req.app.hal.clock.set(when)?;
+    }
+    let pairs: Vec<(&str, &str)> = values.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    if !pairs.is_empty() {
+        req.app.store.set_section("time", &pairs)?;
+    }
+    Ok(Reply::ok())
+}
+
+/// System log, newest first, at most 10 per call.
+fn get_log(req: &Request) -> CgiResult<Reply> {
+    let offset = req.opt_int("offset")?.unwrap_or(0);
+    let count = req.opt_int("count")?.unwrap_or(10).min(10);
+    let total = req.app.store.log_count()?;
+    let rows = req.app.store.log_page(offset, count)?;
+    let mut fields = Fields::new()
+        .with("totalCnt", total)
+        .with("curCnt", rows.len());
+    for (i, row) in rows.iter().enumerate() {
+        fields.push(
+            format!("log{i}"),
+            format!("{}+{}+{}+{}", row.time, row.user, row.ip, row.kind),
+        );
+    }
+    Ok(Reply::Xml(fields))
+}
+
+const MULTI_DEV_CHANNELS: i64 = 9;
+
+fn chnnl(req: &Request) -> CgiResult<i64> {
+    let chnnl = req.int("chnnl")?;
+    if (0..MULTI_DEV_CHANNELS).contains(&chnnl) {
+        Ok(chnnl)
+    } else {
+        Err(CgiError::field("chnnl", "must be 0 to 8"))
+    }
+}
+
+/// The multi-device list: one `devN` per channel, `productType+ip+port+mediaPort+devName`.
+fn get_multi_dev_list(req: &Request) -> CgiResult<Reply> {
+    let devs = req.app.store.multi_devs()?;
+    let mut fields = Fields::new();
+    for n in 0..MULTI_DEV_CHANNELS {
+        let value = devs
+            .iter()
+            .find(|d| d.chnnl == n)
+            .map(|d| {
+                format!(
+                    "{}+{}+{}+{}+{}",
+                    d.product_type, d.ip, d.port, d.media_port, d.dev_name
+                )
+            })
+            .unwrap_or_default();
+        fields.push(format!("dev{n}"), value);
+    }
+    Ok(Reply::Xml(fields))
+}
+
+/// One device of the list.
+fn get_multi_dev_detail_info(req: &Request) -> CgiResult<Reply> {
+    let n = chnnl(req)?;
+    let devs = req.app.store.multi_devs()?;
+    let dev = devs
+        .iter()
+        .find(|d| d.chnnl == n)
+        .ok_or_else(|| CgiError::Exec("empty channel".into()))?;
+    Ok(Reply::Xml(
+        Fields::new()
+            .with("productType", &dev.product_type)
+            .with("ip", &dev.ip)
+            .with("port", dev.port)
+            .with("mediaPort", dev.media_port)
+            .with("userName", &dev.user_name)
+            .with("passWord", &dev.password)
+            .with("devName", &dev.dev_name),
+    ))
+}
+
+/// Add (or replace) the device on a channel.
+fn add_multi_dev(req: &Request) -> CgiResult<Reply> {
+    let port = |name: &str| -> CgiResult<i64> {
+        let v = req.int(name)?;
+        if (1..=65_535).contains(&v) {
+            Ok(v)
+        } else {
+            Err(CgiError::field(name, "not a port"))
+        }
+    };
+    let row = MultiDevRow {
+        chnnl: chnnl(req)?,
+        product_type: req.text("productType", 31)?.to_owned(),
+        ip: {
+            let host = req.text("ip", 63)?;
+            if host.is_empty() || host.contains(char::is_whitespace) {
+                return Err(CgiError::field("ip", "not a host"));
+            }
+            host.to_owned()
+        },
+        port: port("port")?,
+        media_port: port("mediaPort")?,
+        user_name: req.text("userName", 63)?.to_owned(),
+        password: req.text("passWord", 63)?.to_owned(),
+        dev_name: req.text("devName", 63)?.to_owned(),
+    };
+    req.app.store.put_multi_dev(&row)?;
+    Ok(Reply::ok())
+}
+
+/// Remove the device on a channel.
+fn del_multi_dev(req: &Request) -> CgiResult<Reply> {
+    let n = chnnl(req)?;
+    if req.app.store.delete_multi_dev(n)? {
+        Ok(Reply::ok())
+    } else {
+        Err(CgiError::Exec("empty channel".into()))
+    }
+}
+
+/// The P2P UID from the board's identity.
+fn get_p2p_info(req: &Request) -> CgiResult<Reply> {
+    let board = &req.app.hal.board;
+    match (&board.identity.p2p_uid, board.capabilities.p2p) {
+        (Some(uid), true) => Ok(Reply::Xml(Fields::new().with("uid", uid))),
+        _ => {
+            tracing::info!("getP2PInfo: this board has no P2P identity");
+            Err(CgiError::Exec("no P2P on this board".into()))
+        }
+    }
+}
+
+/// Where recordings go and how much room there is (KB).
+fn get_record_path(req: &Request) -> CgiResult<Reply> {
+    let Some(storage) = &req.app.hal.storage else {
+        tracing::info!("getRecordPath: this board has no recording medium");
+        return Err(CgiError::Exec("no recording medium".into()));
+    };
+    let space = storage.space()?;
+    Ok(Reply::Xml(
+        Fields::new()
+            .with("path", 0)
+            .with("free", space.free / 1024)
+            .with("total", space.total / 1024),
+    ))
+}
+
+/// Every setting, account and list back to factory state.
+fn restore_to_factory_setting(req: &Request) -> CgiResult<Reply> {
+    let app = req.app;
+    app.store.factory_reset()?;
+    app.accounts.forget_all();
+    app.accounts
+        .ensure_factory_admin(&app.store)
+        .map_err(|e| CgiError::Exec(format!("recreating the admin account: {e:?}")))?;
+    config::apply_image_settings(app);
+    tracing::warn!("restored to factory settings");
+    Ok(Reply::ok())
+}
+
+fn switch_infra_led(req: &Request, on: bool) -> CgiResult<Reply> {
+    let Some(led) = &req.app.hal.ir_led else {
+        tracing::info!("IR LED command: this board has no IR LED");
+        return Err(CgiError::Exec("no IR LED".into()));
+    };
+    // Manual switching is only meaningful in manual mode (1); in auto mode the light sensor
+    // decides and the command fails as the stock firmware's does.
+    if read_value(req.app, "infra_led", "mode")? != "1" {
+        return Ok(Reply::Xml(Fields::new().with("ctrlResult", -1)));
+    }
+    led.set(on)?;
+    if let Some(cut) = &req.app.hal.ir_cut {
+        cut.set(on)?;
+    }
+    Ok(Reply::Xml(Fields::new().with("ctrlResult", 0)))
+}
+
+/// Switch the IR LED on (manual mode).
+fn open_infra_led(req: &Request) -> CgiResult<Reply> {
+    switch_infra_led(req, true)
+}
+
+/// Switch the IR LED off (manual mode).
+fn close_infra_led(req: &Request) -> CgiResult<Reply> {
+    switch_infra_led(req, false)
+}

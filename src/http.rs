@@ -1,0 +1,247 @@
+//! The HTTP server: hyper over tokio, with the limits a small camera needs (bounded header
+//! size, header and idle timeouts, a connection cap, capped uploads) and the route table:
+//! `/cgi-bin/CGIProxy.fcgi` and `/cgi-bin/CGIStream.cgi`; everything else is 404, never a file
+//! tree. Every reply that reached the CGI dispatcher is HTTP 200; the outcome is in `<result>`.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::header::{CONTENT_TYPE, HeaderValue};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+
+use crate::app::App;
+use crate::cgi::query::Query;
+use crate::cgi::reply::{Reply, render_xml};
+use crate::cgi::{self, Outcome};
+
+/// Most simultaneous connections (each MJPEG viewer holds one).
+pub const MAX_CONNECTIONS: usize = 64;
+/// Largest request head (request line plus headers).
+pub const MAX_HEAD_BYTES: usize = 16 * 1024;
+/// Time a client gets to send its request head.
+pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// Largest POST body (importConfig, fwUpgrade).
+pub const MAX_UPLOAD_BYTES: usize = 32 * 1024 * 1024;
+/// Longest request target.
+pub const MAX_URI_BYTES: usize = 8 * 1024;
+
+/// The response body type.
+pub type Body = http_body_util::combinators::BoxBody<Bytes, std::io::Error>;
+
+fn full(bytes: impl Into<Bytes>) -> Body {
+    Full::new(bytes.into())
+        .map_err(|never: Infallible| match never {})
+        .boxed()
+}
+
+fn plain(status: StatusCode, text: &'static str) -> Response<Body> {
+    let mut response = Response::new(full(text));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+    response
+}
+
+/// Serves until the listener fails. Each connection runs in its own task.
+pub async fn serve(app: Arc<App>, listener: TcpListener) -> std::io::Result<()> {
+    let permits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(err) => {
+                // EMFILE and friends: back off instead of spinning.
+                tracing::warn!(%err, "accept failed");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let Ok(permit) = permits.clone().try_acquire_owned() else {
+            tracing::warn!(%peer, "connection limit reached, dropping connection");
+            drop(stream);
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let app = app.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |req| handle(app.clone(), peer, req));
+            let connection = http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEADER_TIMEOUT)
+                .max_buf_size(MAX_HEAD_BYTES)
+                .serve_connection(TokioIo::new(stream), service);
+            if let Err(err) = connection.await {
+                tracing::debug!(%peer, %err, "connection ended with an error");
+            }
+            drop(permit);
+        });
+    }
+}
+
+/// Routes one request.
+pub async fn handle(
+    app: Arc<App>,
+    peer: SocketAddr,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, Infallible> {
+    let uri = req.uri();
+    if uri.to_string().len() > MAX_URI_BYTES {
+        return Ok(plain(StatusCode::URI_TOO_LONG, "request target too long\n"));
+    }
+    let path = uri.path();
+    // The guide's general description writes `CGIProxy.fcgi&usr=…` with '&' for '?'.
+    let (path, query) = match path.split_once('&') {
+        Some((p, rest)) if p.starts_with("/cgi-bin/") => {
+            let mut q = rest.to_owned();
+            if let Some(extra) = uri.query() {
+                q.push('&');
+                q.push_str(extra);
+            }
+            (p.to_owned(), q)
+        }
+        _ => (path.to_owned(), uri.query().unwrap_or("").to_owned()),
+    };
+    match path.as_str() {
+        "/cgi-bin/CGIProxy.fcgi" | "/cgi-bin/CGIStream.cgi" => {}
+        _ => return Ok(plain(StatusCode::NOT_FOUND, "not found\n")),
+    }
+    let upload = match *req.method() {
+        Method::GET | Method::HEAD => None,
+        Method::POST => match save_upload(&app, req.into_body()).await {
+            Ok(file) => Some(file),
+            Err(response) => return Ok(response),
+        },
+        _ => return Ok(plain(StatusCode::METHOD_NOT_ALLOWED, "GET or POST only\n")),
+    };
+    let outcome = match Query::parse(&query) {
+        Ok(query) => {
+            let upload_path = upload.as_ref().map(|f| f.path().to_path_buf());
+            cgi::dispatch(app.clone(), query, peer.ip(), upload_path).await
+        }
+        Err(err) => {
+            tracing::debug!(peer = %peer.ip(), why = err.0, "query rejected");
+            Outcome {
+                code: -1,
+                reply: Reply::ok(),
+                command: None,
+            }
+        }
+    };
+    drop(upload);
+    Ok(render(outcome))
+}
+
+async fn save_upload(app: &App, body: Incoming) -> Result<tempfile_lite::TempFile, Response<Body>> {
+    let mut body = Limited::new(body, MAX_UPLOAD_BYTES);
+    let file = tempfile_lite::TempFile::create(&app.data_dir).map_err(|err| {
+        tracing::warn!(%err, "cannot create upload file");
+        plain(StatusCode::INTERNAL_SERVER_ERROR, "cannot store upload\n")
+    })?;
+    let mut writer = tokio::fs::File::from_std(
+        file.reopen()
+            .map_err(|_| plain(StatusCode::INTERNAL_SERVER_ERROR, "cannot store upload\n"))?,
+    );
+    use tokio::io::AsyncWriteExt;
+    while let Some(frame) = body.frame().await {
+        let frame =
+            frame.map_err(|_| plain(StatusCode::PAYLOAD_TOO_LARGE, "upload too large\n"))?;
+        if let Ok(data) = frame.into_data() {
+            writer
+                .write_all(&data)
+                .await
+                .map_err(|_| plain(StatusCode::INTERNAL_SERVER_ERROR, "cannot store upload\n"))?;
+        }
+    }
+    writer
+        .flush()
+        .await
+        .map_err(|_| plain(StatusCode::INTERNAL_SERVER_ERROR, "cannot store upload\n"))?;
+    Ok(file)
+}
+
+fn render(outcome: Outcome) -> Response<Body> {
+    let (body, content_type) = match outcome.reply {
+        Reply::Xml(fields) => {
+            let fields = if outcome.code == 0 {
+                fields
+            } else {
+                Default::default()
+            };
+            (
+                full(render_xml(outcome.code, &fields)),
+                "text/xml; charset=utf-8",
+            )
+        }
+        Reply::Html(html) => (full(html), "text/html; charset=utf-8"),
+        Reply::Jpeg(bytes) => (full(bytes), "image/jpeg"),
+        Reply::MjpegStream => (
+            full(render_xml(-4, &Default::default())),
+            "text/xml; charset=utf-8",
+        ),
+    };
+    let mut response = Response::new(body);
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
+        .headers_mut()
+        .insert("cache-control", HeaderValue::from_static("no-store"));
+    response
+}
+
+/// A temporary file in the data directory, removed when dropped.
+pub mod tempfile_lite {
+    use std::path::{Path, PathBuf};
+
+    /// The file.
+    pub struct TempFile {
+        path: PathBuf,
+    }
+
+    impl TempFile {
+        /// Creates a new, empty, uniquely named file in `dir` (mode 0600).
+        pub fn create(dir: &Path) -> std::io::Result<TempFile> {
+            use std::os::unix::fs::OpenOptionsExt;
+            use std::sync::atomic::{AtomicU64, Ordering};
+            static COUNTER: AtomicU64 = AtomicU64::new(0);
+            let name = format!(
+                ".upload-{}-{}",
+                std::process::id(),
+                COUNTER.fetch_add(1, Ordering::Relaxed)
+            );
+            let path = dir.join(name);
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&path)?;
+            Ok(TempFile { path })
+        }
+
+        /// Opens the file for writing.
+        pub fn reopen(&self) -> std::io::Result<std::fs::File> {
+            std::fs::OpenOptions::new().write(true).open(&self.path)
+        }
+
+        /// Its path.
+        pub fn path(&self) -> &Path {
+            &self.path
+        }
+    }
+
+    impl Drop for TempFile {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}

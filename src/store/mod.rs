@@ -1,0 +1,403 @@
+//! The settings store: one SQLite file (WAL, synchronous=FULL so an acknowledged write
+//! survives a crash) holding user settings, accounts, the system log and the multi-device list.
+//! All SQL lives in this module; callers get typed functions. One connection behind a mutex:
+//! callers run on blocking threads and every statement is short.
+
+mod migrations;
+
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+/// Store failures.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database stayed locked past the busy timeout.
+    #[error("database busy")]
+    Busy,
+    /// The file is newer than this daemon understands.
+    #[error("database schema {found} is newer than this firmware's {supported}")]
+    TooNew {
+        /// Version in the file.
+        found: i64,
+        /// Newest version this build knows.
+        supported: i64,
+    },
+    /// Any other SQLite failure.
+    #[error("sqlite: {0}")]
+    Sqlite(rusqlite::Error),
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(err: rusqlite::Error) -> StoreError {
+        match err.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
+                StoreError::Busy
+            }
+            _ => StoreError::Sqlite(err),
+        }
+    }
+}
+
+/// Result of a store call.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// A stored user account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountRow {
+    /// User name.
+    pub name: String,
+    /// PHC-format password hash.
+    pub hash: String,
+    /// Guide privilege level 0..=2.
+    pub privilege: i64,
+}
+
+/// One system-log entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogRow {
+    /// Unix time (UTC seconds).
+    pub time: i64,
+    /// Guide log type.
+    pub kind: i64,
+    /// User name involved (may be empty).
+    pub user: String,
+    /// Client address involved (may be empty).
+    pub ip: String,
+}
+
+/// One entry of the multi-device list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MultiDevRow {
+    /// Channel 0..=8.
+    pub chnnl: i64,
+    /// Product type text.
+    pub product_type: String,
+    /// Address.
+    pub ip: String,
+    /// Web port.
+    pub port: i64,
+    /// Media port.
+    pub media_port: i64,
+    /// Login name on that device.
+    pub user_name: String,
+    /// Password on that device.
+    pub password: String,
+    /// Its name.
+    pub dev_name: String,
+}
+
+/// The most log entries kept (the guide's camera keeps at most 1000).
+pub const LOG_LIMIT: i64 = 1000;
+
+/// Handle on the database.
+pub struct Store {
+    conn: Mutex<Connection>,
+}
+
+impl Store {
+    /// Opens (creating and migrating) the database at `path`.
+    pub fn open(path: &Path) -> StoreResult<Store> {
+        let mut conn = Connection::open(path)?;
+        conn.busy_timeout(std::time::Duration::from_secs(2))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        migrations::apply(&mut conn)?;
+        Ok(Store {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The schema version of the open file.
+    pub fn schema_version(&self) -> StoreResult<i64> {
+        Ok(self
+            .conn()
+            .pragma_query_value(None, "user_version", |r| r.get(0))?)
+    }
+
+    /// Every stored key of a settings section.
+    pub fn section(&self, section: &str) -> StoreResult<Vec<(String, String)>> {
+        let conn = self.conn();
+        let mut stmt =
+            conn.prepare_cached("SELECT key, value FROM setting WHERE section = ?1 ORDER BY key")?;
+        let rows = stmt.query_map([section], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// One stored setting.
+    pub fn setting(&self, section: &str, key: &str) -> StoreResult<Option<String>> {
+        let conn = self.conn();
+        let mut stmt =
+            conn.prepare_cached("SELECT value FROM setting WHERE section = ?1 AND key = ?2")?;
+        Ok(stmt.query_row([section, key], |r| r.get(0)).optional()?)
+    }
+
+    /// Writes several keys of a section in one transaction: all or nothing.
+    pub fn set_section(&self, section: &str, values: &[(&str, &str)]) -> StoreResult<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        {
+            let mut stmt = tx.prepare_cached(
+                "INSERT INTO setting (section, key, value) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (section, key) DO UPDATE SET value = excluded.value",
+            )?;
+            for (key, value) in values {
+                stmt.execute([section, key, value])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Forgets every stored key of a section (its factory defaults apply again).
+    pub fn clear_section(&self, section: &str) -> StoreResult<()> {
+        self.conn()
+            .execute("DELETE FROM setting WHERE section = ?1", [section])?;
+        Ok(())
+    }
+
+    /// Forgets every setting, account and multi-device entry (the system log stays, as a
+    /// record of the reset). One transaction.
+    pub fn factory_reset(&self) -> StoreResult<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        tx.execute_batch("DELETE FROM setting; DELETE FROM account; DELETE FROM multi_dev;")?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Every account, oldest first.
+    pub fn accounts(&self) -> StoreResult<Vec<AccountRow>> {
+        let conn = self.conn();
+        let mut stmt =
+            conn.prepare_cached("SELECT name, hash, privilege FROM account ORDER BY rowid")?;
+        let rows = stmt.query_map([], |r| {
+            Ok(AccountRow {
+                name: r.get(0)?,
+                hash: r.get(1)?,
+                privilege: r.get(2)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Adds an account; `false` when the name exists.
+    pub fn insert_account(&self, row: &AccountRow) -> StoreResult<bool> {
+        let n = self.conn().execute(
+            "INSERT OR IGNORE INTO account (name, hash, privilege) VALUES (?1, ?2, ?3)",
+            params![row.name, row.hash, row.privilege],
+        )?;
+        Ok(n == 1)
+    }
+
+    /// Deletes an account; `false` when there was none.
+    pub fn delete_account(&self, name: &str) -> StoreResult<bool> {
+        Ok(self
+            .conn()
+            .execute("DELETE FROM account WHERE name = ?1", [name])?
+            == 1)
+    }
+
+    /// Renames an account and/or sets its hash, atomically; `false` when `name` is unknown or
+    /// `new_name` is taken.
+    pub fn update_account(
+        &self,
+        name: &str,
+        new_name: Option<&str>,
+        new_hash: Option<&str>,
+    ) -> StoreResult<bool> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        if let Some(new_name) = new_name {
+            if new_name != name {
+                let taken: bool = tx.query_row(
+                    "SELECT EXISTS (SELECT 1 FROM account WHERE name = ?1)",
+                    [new_name],
+                    |r| r.get(0),
+                )?;
+                if taken {
+                    return Ok(false);
+                }
+            }
+            if tx.execute(
+                "UPDATE account SET name = ?2 WHERE name = ?1",
+                [name, new_name],
+            )? != 1
+            {
+                return Ok(false);
+            }
+        }
+        let current = new_name.unwrap_or(name);
+        if let Some(hash) = new_hash {
+            if tx.execute(
+                "UPDATE account SET hash = ?2 WHERE name = ?1",
+                [current, hash],
+            )? != 1
+            {
+                return Ok(false);
+            }
+        }
+        tx.commit()?;
+        Ok(true)
+    }
+
+    /// Appends a system-log entry, keeping at most [`LOG_LIMIT`].
+    pub fn append_log(&self, row: &LogRow) -> StoreResult<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        tx.execute(
+            "INSERT INTO event_log (time, kind, user, ip) VALUES (?1, ?2, ?3, ?4)",
+            params![row.time, row.kind, row.user, row.ip],
+        )?;
+        tx.execute(
+            "DELETE FROM event_log WHERE id <= (SELECT MAX(id) FROM event_log) - ?1",
+            [LOG_LIMIT],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Number of log entries.
+    pub fn log_count(&self) -> StoreResult<i64> {
+        Ok(self
+            .conn()
+            .query_row("SELECT COUNT(*) FROM event_log", [], |r| r.get(0))?)
+    }
+
+    /// Log entries newest first, skipping `offset`, at most `count`.
+    pub fn log_page(&self, offset: i64, count: i64) -> StoreResult<Vec<LogRow>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT time, kind, user, ip FROM event_log ORDER BY id DESC LIMIT ?1 OFFSET ?2",
+        )?;
+        let rows = stmt.query_map([count, offset], |r| {
+            Ok(LogRow {
+                time: r.get(0)?,
+                kind: r.get(1)?,
+                user: r.get(2)?,
+                ip: r.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The multi-device list, by channel.
+    pub fn multi_devs(&self) -> StoreResult<Vec<MultiDevRow>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT chnnl, product_type, ip, port, media_port, user_name, password, dev_name \
+             FROM multi_dev ORDER BY chnnl",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(MultiDevRow {
+                chnnl: r.get(0)?,
+                product_type: r.get(1)?,
+                ip: r.get(2)?,
+                port: r.get(3)?,
+                media_port: r.get(4)?,
+                user_name: r.get(5)?,
+                password: r.get(6)?,
+                dev_name: r.get(7)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Adds or replaces the device on a channel.
+    pub fn put_multi_dev(&self, row: &MultiDevRow) -> StoreResult<()> {
+        self.conn().execute(
+            "INSERT OR REPLACE INTO multi_dev \
+             (chnnl, product_type, ip, port, media_port, user_name, password, dev_name) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![
+                row.chnnl,
+                row.product_type,
+                row.ip,
+                row.port,
+                row.media_port,
+                row.user_name,
+                row.password,
+                row.dev_name
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Removes the device on a channel; `false` when there was none.
+    pub fn delete_multi_dev(&self, chnnl: i64) -> StoreResult<bool> {
+        Ok(self
+            .conn()
+            .execute("DELETE FROM multi_dev WHERE chnnl = ?1", [chnnl])?
+            == 1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("ipcamd.db")).unwrap();
+        (dir, store)
+    }
+
+    #[test]
+    fn test_settings_round_trip_and_survive_reopen() {
+        let (dir, store) = temp_store();
+        store
+            .set_section("image", &[("brightness", "70"), ("hue", "20")])
+            .unwrap();
+        drop(store);
+        let store = Store::open(&dir.path().join("ipcamd.db")).unwrap();
+        assert_eq!(
+            store.setting("image", "brightness").unwrap().as_deref(),
+            Some("70")
+        );
+        assert_eq!(store.section("image").unwrap().len(), 2);
+    }
+
+    #[test]
+    fn test_update_account_refuses_taken_name() {
+        let (_dir, store) = temp_store();
+        for name in ["a", "b"] {
+            let row = AccountRow {
+                name: name.into(),
+                hash: "h".into(),
+                privilege: 0,
+            };
+            assert!(store.insert_account(&row).unwrap());
+        }
+        assert!(!store.update_account("a", Some("b"), None).unwrap());
+        assert!(store.update_account("a", Some("c"), Some("h2")).unwrap());
+        let names: Vec<_> = store
+            .accounts()
+            .unwrap()
+            .into_iter()
+            .map(|a| a.name)
+            .collect();
+        assert_eq!(names, ["c", "b"]);
+    }
+
+    #[test]
+    fn test_log_keeps_newest_thousand() {
+        let (_dir, store) = temp_store();
+        for t in 0..(LOG_LIMIT + 5) {
+            let row = LogRow {
+                time: t,
+                kind: 1,
+                user: String::new(),
+                ip: String::new(),
+            };
+            store.append_log(&row).unwrap();
+        }
+        assert_eq!(store.log_count().unwrap(), LOG_LIMIT);
+        assert_eq!(store.log_page(0, 1).unwrap()[0].time, LOG_LIMIT + 4);
+    }
+}

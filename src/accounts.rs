@@ -67,6 +67,10 @@ struct Failures {
     last: Instant,
 }
 
+/// logIn refused: [`MAX_SESSIONS`] are open.
+#[derive(Debug, PartialEq, Eq)]
+pub struct SessionsFull;
+
 /// A login session.
 #[derive(Debug, Clone)]
 pub struct Session {
@@ -382,8 +386,8 @@ impl Accounts {
         })
     }
 
-    /// Opens or refreshes a session; `Err(())` when the session table is full.
-    pub fn log_in(&self, user: &str, ip: &str, group_id: &str) -> Result<(), ()> {
+    /// Opens or refreshes a session; `Err(SessionsFull)` when the session table is full.
+    pub fn log_in(&self, user: &str, ip: &str, group_id: &str) -> Result<(), SessionsFull> {
         let mut sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
         let now = Instant::now();
         sessions.retain(|s| now.duration_since(s.last_seen) < SESSION_TIMEOUT);
@@ -395,7 +399,7 @@ impl Accounts {
             return Ok(());
         }
         if sessions.len() >= MAX_SESSIONS {
-            return Err(());
+            return Err(SessionsFull);
         }
         sessions.push(Session {
             user: user.into(),

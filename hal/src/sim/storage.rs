@@ -27,6 +27,8 @@ impl Storage for SimStorage {
         &self.root
     }
 
+    // statvfs field widths differ between targets (u32 on armhf, u64 on x86_64).
+    #[allow(clippy::useless_conversion)]
     fn space(&self) -> HalResult<Space> {
         let stat = nix::sys::statvfs::statvfs(&self.root).map_err(|e| {
             HalError::new(HalErrorKind::Io, "statvfs on the SD folder").with_source(e)

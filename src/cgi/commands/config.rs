@@ -539,6 +539,29 @@ pub fn reset_image_setting(req: &Request) -> CgiResult<Reply> {
     Ok(Reply::ok())
 }
 
+/// A valid value for a setter's field that differs from the factory default, for tests that
+/// round-trip every setting.
+pub fn example_value(section: &str, field: &FieldSpec, index: usize) -> String {
+    match (rule(section, field.name), field.kind) {
+        (Some(Rule::Range(lo, hi)), _) => (lo + 1 + index as i64).min(hi).to_string(),
+        (Some(Rule::OneOf(values)), _) => values[values.len() - 1].to_string(),
+        (Some(Rule::Text(_) | Rule::NonEmptyText(_)), _) => format!("t{index}<&>"),
+        (Some(Rule::IpOrZero), _) => format!("10.0.0.{}", index + 1),
+        (None, FieldKind::Str) => format!("t{index}<&>"),
+        (None, FieldKind::Ip) => format!("10.0.1.{}", index + 1),
+        (None, FieldKind::Bool01) => "1".into(),
+        (None, FieldKind::Int | FieldKind::Bitmask) => {
+            if let Some(last) = field.choices.last() {
+                last.to_string()
+            } else if let Some(max) = field.max {
+                max.to_string()
+            } else {
+                (field.min.unwrap_or(0) + 3 + index as i64).to_string()
+            }
+        }
+    }
+}
+
 /// Validates a stored-field value the same way a setter would (for importConfig).
 pub fn validate_field(section: &str, field: &FieldSpec, raw: &str) -> CgiResult<String> {
     let value = validate(section, field, raw)?;

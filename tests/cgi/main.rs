@@ -1,0 +1,7 @@
+//! Integration tests through the CGI surface: the real daemon binary, real HTTP, real SQLite.
+
+mod accounts;
+mod registry;
+mod settings;
+mod support;
+mod wire;

@@ -40,6 +40,8 @@ pub struct App {
     pub accounts: Accounts,
     /// Live state for getDevState.
     pub state: DeviceState,
+    /// PTZ job runner, when the board has a motor.
+    pub ptz: Option<crate::ptz::Ptz>,
     /// Data directory (database, snapshots of the simulated SD card).
     pub data_dir: PathBuf,
     /// When the daemon started.
@@ -53,7 +55,12 @@ impl App {
         accounts
             .ensure_factory_admin(&store)
             .map_err(|e| StartupError(format!("creating the factory account: {e:?}")))?;
+        let ptz = match (&hal.ptz, tokio::runtime::Handle::try_current()) {
+            (Some(motor), Ok(runtime)) => Some(crate::ptz::Ptz::new(motor.clone(), runtime)),
+            _ => None,
+        };
         Ok(Arc::new(App {
+            ptz,
             hal,
             store,
             accounts,

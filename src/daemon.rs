@@ -99,6 +99,7 @@ pub async fn run(options: Options) -> Result<(), StartupError> {
     );
     started.app.log_event(LogKind::PowerOn, "", "");
     config::apply_image_settings(&started.app);
+    crate::cgi::commands::ptz::start_up_self_test(&started.app);
     let serve = crate::http::serve(started.app.clone(), started.listener);
     tokio::select! {
         result = serve => result.map_err(|e| err("HTTP server", e)),

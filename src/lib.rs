@@ -8,5 +8,6 @@ pub mod cgi;
 pub mod civil_time;
 pub mod daemon;
 pub mod http;
+pub mod ptz;
 pub mod state;
 pub mod store;

@@ -21,7 +21,9 @@ fn test_every_board_file_parses_and_validates() {
 #[test]
 fn test_unknown_key_is_refused() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../board/sim.toml");
-    let text = std::fs::read_to_string(dir).unwrap().replace("[video]", "[video]\nmax_widht = 3");
+    let text = std::fs::read_to_string(dir)
+        .unwrap()
+        .replace("[video]", "[video]\nmax_widht = 3");
     let err = BoardSpec::parse(&text).unwrap_err();
     assert!(err.to_string().contains("max_widht"), "{err}");
 }
@@ -29,6 +31,8 @@ fn test_unknown_key_is_refused() {
 #[test]
 fn test_line_used_twice_is_refused() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../board/generic-armv7.toml");
-    let text = std::fs::read_to_string(dir).unwrap().replace("line = \"ir-cut\"", "line = \"ir-led\"");
+    let text = std::fs::read_to_string(dir)
+        .unwrap()
+        .replace("line = \"ir-cut\"", "line = \"ir-led\"");
     assert!(BoardSpec::parse(&text).is_err());
 }

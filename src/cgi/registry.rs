@@ -20,33 +20,6 @@ pub const NOT_YET_IMPLEMENTED: &[(&str, &str)] = &[
     ("getRecordList2", "recording (no issue filed yet)"),
     ("reloadRecordindex", "recording (no issue filed yet)"),
     ("clearIOAlarmOutput", "alarms (issue 7)"),
-    ("ptzMoveUp", "PTZ (issue 8)"),
-    ("ptzMoveDown", "PTZ (issue 8)"),
-    ("ptzMoveLeft", "PTZ (issue 8)"),
-    ("ptzMoveRight", "PTZ (issue 8)"),
-    ("ptzMoveTopLeft", "PTZ (issue 8)"),
-    ("ptzMoveTopRight", "PTZ (issue 8)"),
-    ("ptzMoveBottomLeft", "PTZ (issue 8)"),
-    ("ptzMoveBottomRight", "PTZ (issue 8)"),
-    ("ptzStopRun", "PTZ (issue 8)"),
-    ("ptzReset", "PTZ (issue 8)"),
-    ("getPTZPresetPointList", "PTZ (issue 8)"),
-    ("ptzAddPresetPoint", "PTZ (issue 8)"),
-    ("ptzDeletePresetPoint", "PTZ (issue 8)"),
-    ("ptzGotoPresetPoint", "PTZ (issue 8)"),
-    ("ptzGetCruiseMapList", "PTZ (issue 8)"),
-    ("ptzGetCruiseMapInfo", "PTZ (issue 8)"),
-    ("ptzSetCruiseMap", "PTZ (issue 8)"),
-    ("ptzDelCruiseMap", "PTZ (issue 8)"),
-    ("ptzStartCruise", "PTZ (issue 8)"),
-    ("ptzStopCruise", "PTZ (issue 8)"),
-    ("setCruisePrePointLingerTime", "PTZ (issue 8)"),
-    ("getCruisePrePointLingerTime", "PTZ (issue 8)"),
-    ("zoomIn", "PTZ (issue 8)"),
-    ("zoomOut", "PTZ (issue 8)"),
-    ("zoomStop", "PTZ (issue 8)"),
-    ("setPTZPrePointForSelfTest", "PTZ (issue 8)"),
-    ("getPTZPrePointForSelfTest", "PTZ (issue 8)"),
     ("refreshWifiList", "Wi-Fi scanning (no issue filed yet)"),
     ("getWifiList", "Wi-Fi scanning (no issue filed yet)"),
     ("testFtpServer", "alarm linkage (issue 7)"),
@@ -73,6 +46,7 @@ fn table() -> &'static [(&'static str, Handler)] {
         all.extend_from_slice(commands::user::HANDLERS);
         all.extend_from_slice(commands::device::HANDLERS);
         all.extend_from_slice(commands::stream::HANDLERS);
+        all.extend_from_slice(commands::ptz::HANDLERS);
         all
     })
 }

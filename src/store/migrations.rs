@@ -36,6 +36,16 @@ const MIGRATIONS: &[&str] = &[
          password TEXT NOT NULL,
          dev_name TEXT NOT NULL
      );",
+    // 2: PTZ presets (name -> controller preset number) and cruise maps.
+    "CREATE TABLE ptz_preset (
+         name TEXT PRIMARY KEY,
+         slot INTEGER NOT NULL UNIQUE
+     );
+     CREATE TABLE cruise_map (
+         name TEXT PRIMARY KEY,
+         points TEXT NOT NULL,
+         lingers TEXT NOT NULL
+     );",
 ];
 
 /// Brings the database up to the newest schema, each step in its own transaction.

@@ -167,7 +167,10 @@ impl Store {
     pub fn factory_reset(&self) -> StoreResult<()> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
-        tx.execute_batch("DELETE FROM setting; DELETE FROM account; DELETE FROM multi_dev;")?;
+        tx.execute_batch(
+            "DELETE FROM setting; DELETE FROM account; DELETE FROM multi_dev; \
+             DELETE FROM ptz_preset; DELETE FROM cruise_map;",
+        )?;
         tx.commit()?;
         Ok(())
     }
@@ -334,6 +337,84 @@ impl Store {
         Ok(self
             .conn()
             .execute("DELETE FROM multi_dev WHERE chnnl = ?1", [chnnl])?
+            == 1)
+    }
+}
+
+/// A stored cruise map: preset names in visiting order and the linger time at each.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CruiseRow {
+    /// Map name.
+    pub name: String,
+    /// Preset names, in order.
+    pub points: Vec<String>,
+    /// Seconds to stay at each point (same length as `points`).
+    pub lingers: Vec<i64>,
+}
+
+impl Store {
+    /// User presets (name, controller slot), by slot.
+    pub fn presets(&self) -> StoreResult<Vec<(String, i64)>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached("SELECT name, slot FROM ptz_preset ORDER BY slot")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Adds a user preset; `false` when the name or slot is taken.
+    pub fn insert_preset(&self, name: &str, slot: i64) -> StoreResult<bool> {
+        let n = self.conn().execute(
+            "INSERT OR IGNORE INTO ptz_preset (name, slot) VALUES (?1, ?2)",
+            params![name, slot],
+        )?;
+        Ok(n == 1)
+    }
+
+    /// Deletes a user preset; `false` when there was none.
+    pub fn delete_preset(&self, name: &str) -> StoreResult<bool> {
+        Ok(self
+            .conn()
+            .execute("DELETE FROM ptz_preset WHERE name = ?1", [name])?
+            == 1)
+    }
+
+    /// Stored cruise maps, by name.
+    pub fn cruise_maps(&self) -> StoreResult<Vec<CruiseRow>> {
+        let conn = self.conn();
+        let mut stmt =
+            conn.prepare_cached("SELECT name, points, lingers FROM cruise_map ORDER BY rowid")?;
+        let rows = stmt.query_map([], |r| {
+            let points: String = r.get(1)?;
+            let lingers: String = r.get(2)?;
+            Ok(CruiseRow {
+                name: r.get(0)?,
+                points: points
+                    .split('\n')
+                    .filter(|p| !p.is_empty())
+                    .map(str::to_owned)
+                    .collect(),
+                lingers: lingers.split(',').filter_map(|t| t.parse().ok()).collect(),
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Adds or replaces a cruise map.
+    pub fn put_cruise_map(&self, row: &CruiseRow) -> StoreResult<()> {
+        let lingers: Vec<String> = row.lingers.iter().map(i64::to_string).collect();
+        self.conn().execute(
+            "INSERT INTO cruise_map (name, points, lingers) VALUES (?1, ?2, ?3) \
+             ON CONFLICT (name) DO UPDATE SET points = excluded.points, lingers = excluded.lingers",
+            params![row.name, row.points.join("\n"), lingers.join(",")],
+        )?;
+        Ok(())
+    }
+
+    /// Deletes a cruise map; `false` when there was none.
+    pub fn delete_cruise_map(&self, name: &str) -> StoreResult<bool> {
+        Ok(self
+            .conn()
+            .execute("DELETE FROM cruise_map WHERE name = ?1", [name])?
             == 1)
     }
 }

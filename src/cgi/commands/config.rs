@@ -415,6 +415,9 @@ fn set_section(req: &Request) -> CgiResult<Reply> {
     }
     cross_check(req, section.name, &values)?;
     apply_to_hardware(req, &values)?;
+    if section.name == "rs485" {
+        apply_serial_settings(req, &values)?;
+    }
     let pairs: Vec<(&str, &str)> = values.iter().map(|(k, v)| (*k, v.as_str())).collect();
     req.app.store.set_section(section.name, &pairs)?;
     Ok(Reply::ok())
@@ -500,6 +503,41 @@ fn apply_to_hardware(req: &Request, values: &[(&'static str, String)]) -> CgiRes
             .ok_or_else(|| CgiError::Exec("this board has no video source".into()))?;
         video.set_control(control, value)?;
     }
+    Ok(())
+}
+
+/// set485Info: the new protocol, address and line settings go to the open port at once.
+fn apply_serial_settings(req: &Request, values: &[(&'static str, String)]) -> CgiResult<()> {
+    use ipcamd_hal::ptz::{Parity, Protocol, SerialSettings};
+    let Some(ptz) = &req.app.ptz else {
+        tracing::info!("set485Info: this board has no motor controller");
+        return Err(CgiError::Exec("no RS485 motor controller".into()));
+    };
+    let value = |name: &str| -> CgiResult<i64> {
+        let text = match values.iter().find(|(k, _)| *k == name) {
+            Some((_, v)) => v.clone(),
+            None => read_value(req.app, "rs485", name)?,
+        };
+        text.parse()
+            .map_err(|_| CgiError::Exec("bad stored RS485 setting".into()))
+    };
+    let settings = SerialSettings {
+        protocol: if value("rs485Protocol")? == 1 {
+            Protocol::PelcoP
+        } else {
+            Protocol::PelcoD
+        },
+        address: value("rs485Addr")? as u8,
+        baud: value("rs485Baud")? as u32,
+        data_bits: value("rs485DataBit")? as u8,
+        stop_bits: value("rs485StopBit")? as u8,
+        parity: match value("rs485Check")? {
+            1 => Parity::Odd,
+            2 => Parity::Even,
+            _ => Parity::None,
+        },
+    };
+    ptz.motor().configure(settings)?;
     Ok(())
 }
 

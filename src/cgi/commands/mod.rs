@@ -3,5 +3,6 @@
 
 pub mod config;
 pub mod device;
+pub mod ptz;
 pub mod stream;
 pub mod user;

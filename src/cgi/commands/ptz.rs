@@ -1,0 +1,522 @@
+//! PTZ commands: moves, stop, go home, presets, cruise maps and cruises, zoom, and the
+//! self-test preset. Without a motor on the board every one answers -4.
+
+use std::time::Duration;
+
+use ipcamd_hal::ptz::{Direction, PtzCommand};
+
+use super::super::registry::Handler;
+use super::super::reply::{Fields, Reply};
+use super::super::{CgiError, CgiResult, Request};
+use super::config::read_value;
+use crate::app::App;
+use crate::ptz::{
+    self, CruiseLimit, DEFAULT_CRUISES, LIMIT_PRESETS, MAX_CRUISE_MAPS, MAX_CRUISE_POINTS,
+    MAX_PRESETS, Ptz, Step, Target,
+};
+use crate::store::CruiseRow;
+
+/// Handlers of this chapter.
+pub const HANDLERS: &[(&str, Handler)] = &[
+    ("ptzMoveUp", ptz_move_up),
+    ("ptzMoveDown", ptz_move_down),
+    ("ptzMoveLeft", ptz_move_left),
+    ("ptzMoveRight", ptz_move_right),
+    ("ptzMoveTopLeft", ptz_move_top_left),
+    ("ptzMoveTopRight", ptz_move_top_right),
+    ("ptzMoveBottomLeft", ptz_move_bottom_left),
+    ("ptzMoveBottomRight", ptz_move_bottom_right),
+    ("ptzStopRun", ptz_stop_run),
+    ("ptzReset", ptz_reset),
+    ("getPTZPresetPointList", get_ptz_preset_point_list),
+    ("ptzAddPresetPoint", ptz_add_preset_point),
+    ("ptzDeletePresetPoint", ptz_delete_preset_point),
+    ("ptzGotoPresetPoint", ptz_goto_preset_point),
+    ("ptzGetCruiseMapList", ptz_get_cruise_map_list),
+    ("ptzGetCruiseMapInfo", ptz_get_cruise_map_info),
+    ("ptzSetCruiseMap", ptz_set_cruise_map),
+    ("ptzDelCruiseMap", ptz_del_cruise_map),
+    ("ptzStartCruise", ptz_start_cruise),
+    ("ptzStopCruise", ptz_stop_cruise),
+    (
+        "setCruisePrePointLingerTime",
+        set_cruise_pre_point_linger_time,
+    ),
+    (
+        "getCruisePrePointLingerTime",
+        get_cruise_pre_point_linger_time,
+    ),
+    ("zoomIn", zoom_in),
+    ("zoomOut", zoom_out),
+    ("zoomStop", zoom_stop),
+    ("setPTZPrePointForSelfTest", set_ptz_pre_point_for_self_test),
+    ("getPTZPrePointForSelfTest", get_ptz_pre_point_for_self_test),
+];
+
+/// Longest linger at a cruise point, seconds.
+const MAX_LINGER_SECS: i64 = 3600;
+/// Linger at a point of a new map, seconds.
+const DEFAULT_LINGER_SECS: i64 = 5;
+
+fn motor<'a>(req: &'a Request) -> CgiResult<&'a Ptz> {
+    req.app.ptz.as_ref().ok_or_else(|| {
+        tracing::info!(cmd = req.spec.name, "this board has no pan/tilt motor");
+        CgiError::Exec("no PTZ motor on this board".into())
+    })
+}
+
+fn setting_int(app: &App, section: &str, field: &str) -> CgiResult<i64> {
+    read_value(app, section, field)?
+        .parse()
+        .map_err(|_| CgiError::Exec("bad stored setting".into()))
+}
+
+fn move_to(req: &Request, direction: Direction) -> CgiResult<Reply> {
+    let speed = setting_int(req.app, "ptz_speed", "speed")? as u8;
+    motor(req)?.command(PtzCommand::Move { direction, speed })?;
+    Ok(Reply::ok())
+}
+
+/// Start tilting up.
+fn ptz_move_up(req: &Request) -> CgiResult<Reply> {
+    move_to(req, Direction::Up)
+}
+/// Start tilting down.
+fn ptz_move_down(req: &Request) -> CgiResult<Reply> {
+    move_to(req, Direction::Down)
+}
+/// Start panning left.
+fn ptz_move_left(req: &Request) -> CgiResult<Reply> {
+    move_to(req, Direction::Left)
+}
+/// Start panning right.
+fn ptz_move_right(req: &Request) -> CgiResult<Reply> {
+    move_to(req, Direction::Right)
+}
+/// Start moving up and left.
+fn ptz_move_top_left(req: &Request) -> CgiResult<Reply> {
+    move_to(req, Direction::UpLeft)
+}
+/// Start moving up and right.
+fn ptz_move_top_right(req: &Request) -> CgiResult<Reply> {
+    move_to(req, Direction::UpRight)
+}
+/// Start moving down and left.
+fn ptz_move_bottom_left(req: &Request) -> CgiResult<Reply> {
+    move_to(req, Direction::DownLeft)
+}
+/// Start moving down and right.
+fn ptz_move_bottom_right(req: &Request) -> CgiResult<Reply> {
+    move_to(req, Direction::DownRight)
+}
+
+/// Stop moving (and any cruise).
+fn ptz_stop_run(req: &Request) -> CgiResult<Reply> {
+    motor(req)?.command(PtzCommand::Stop)?;
+    Ok(Reply::ok())
+}
+
+/// Go home: the middle of both axes.
+fn ptz_reset(req: &Request) -> CgiResult<Reply> {
+    motor(req)?.start_job("reset".into(), ptz::home_steps(), CruiseLimit::Loops(1));
+    Ok(Reply::ok())
+}
+
+/// Every preset name: the four limits, then the user presets by controller number.
+fn preset_names(app: &App) -> CgiResult<Vec<(String, Option<i64>)>> {
+    let mut names: Vec<(String, Option<i64>)> = LIMIT_PRESETS
+        .iter()
+        .map(|(n, _)| ((*n).to_owned(), None))
+        .collect();
+    names.extend(
+        app.store
+            .presets()?
+            .into_iter()
+            .map(|(n, slot)| (n, Some(slot))),
+    );
+    Ok(names)
+}
+
+fn target_of(app: &App, name: &str) -> CgiResult<Option<Target>> {
+    if let Some((_, direction)) = LIMIT_PRESETS.iter().find(|(n, _)| *n == name) {
+        return Ok(Some(Target::Limit(*direction)));
+    }
+    Ok(app
+        .store
+        .presets()?
+        .into_iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, slot)| Target::Preset(slot as u8)))
+}
+
+fn name_param<'a>(req: &'a Request, key: &str) -> CgiResult<&'a str> {
+    let name = req
+        .raw(key)
+        .ok_or_else(|| CgiError::field(key, "missing"))?;
+    if !ptz::valid_name(name) {
+        return Err(CgiError::field(
+            key,
+            "1 to 20 letters, digits, spaces, - or _",
+        ));
+    }
+    Ok(name)
+}
+
+/// Preset names.
+fn get_ptz_preset_point_list(req: &Request) -> CgiResult<Reply> {
+    motor(req)?;
+    let names = preset_names(req.app)?;
+    let mut fields = Fields::new().with("cnt", names.len());
+    for i in 0..MAX_PRESETS {
+        fields.push(
+            format!("point{i}"),
+            names.get(i).map(|(n, _)| n.as_str()).unwrap_or(""),
+        );
+    }
+    Ok(Reply::Xml(fields))
+}
+
+/// Store the current position as a named preset.
+fn ptz_add_preset_point(req: &Request) -> CgiResult<Reply> {
+    let ptz = motor(req)?;
+    let name = name_param(req, "name")?;
+    let names = preset_names(req.app)?;
+    if names.iter().any(|(n, _)| n == name) {
+        return Err(CgiError::Exec("preset name exists".into()));
+    }
+    if names.len() >= MAX_PRESETS {
+        return Err(CgiError::Exec("preset limit reached".into()));
+    }
+    let slot = (ptz::FIRST_USER_SLOT..=ptz::LAST_USER_SLOT)
+        .find(|s| !names.iter().any(|(_, used)| *used == Some(*s)))
+        .ok_or_else(|| CgiError::Exec("no free controller preset".into()))?;
+    ptz.command(PtzCommand::SetPreset(slot as u8))?;
+    if !req.app.store.insert_preset(name, slot)? {
+        return Err(CgiError::Exec("preset exists".into()));
+    }
+    Ok(Reply::ok())
+}
+
+/// Forget a user preset (the four limit presets stay).
+fn ptz_delete_preset_point(req: &Request) -> CgiResult<Reply> {
+    let ptz = motor(req)?;
+    let name = name_param(req, "name")?;
+    match target_of(req.app, name)? {
+        Some(Target::Preset(slot)) => {
+            ptz.command(PtzCommand::ClearPreset(slot))?;
+            req.app.store.delete_preset(name)?;
+            Ok(Reply::ok())
+        }
+        Some(_) => Err(CgiError::Exec("default presets cannot be deleted".into())),
+        None => Err(CgiError::Exec("no such preset".into())),
+    }
+}
+
+/// Move to a preset.
+fn ptz_goto_preset_point(req: &Request) -> CgiResult<Reply> {
+    let ptz = motor(req)?;
+    let name = name_param(req, "name")?;
+    match target_of(req.app, name)? {
+        Some(Target::Preset(slot)) => ptz.command(PtzCommand::CallPreset(slot))?,
+        Some(target) => ptz.start_job(
+            format!("goto {name}"),
+            vec![Step {
+                target,
+                linger: Duration::ZERO,
+            }],
+            CruiseLimit::Loops(1),
+        ),
+        None => return Err(CgiError::Exec("no such preset".into())),
+    }
+    Ok(Reply::ok())
+}
+
+/// All cruise maps: the defaults (with any stored linger times) and the user's.
+fn cruise_maps(app: &App) -> CgiResult<Vec<CruiseRow>> {
+    let stored = app.store.cruise_maps()?;
+    let mut maps: Vec<CruiseRow> = DEFAULT_CRUISES
+        .iter()
+        .map(|(name, points)| {
+            let lingers = stored
+                .iter()
+                .find(|m| m.name == *name)
+                .map(|m| m.lingers.clone())
+                .unwrap_or_else(|| vec![DEFAULT_LINGER_SECS; points.len()]);
+            CruiseRow {
+                name: (*name).into(),
+                points: points.iter().map(|p| (*p).into()).collect(),
+                lingers,
+            }
+        })
+        .collect();
+    maps.extend(stored.into_iter().filter(|m| !is_default_map(&m.name)));
+    Ok(maps)
+}
+
+fn is_default_map(name: &str) -> bool {
+    DEFAULT_CRUISES.iter().any(|(n, _)| *n == name)
+}
+
+/// Finds a map, accepting "Horizontal" for the guide's "Horizental".
+fn find_map(app: &App, name: &str) -> CgiResult<Option<CruiseRow>> {
+    let name = if name == "Horizontal" {
+        "Horizental"
+    } else {
+        name
+    };
+    Ok(cruise_maps(app)?.into_iter().find(|m| m.name == name))
+}
+
+/// Cruise map names.
+fn ptz_get_cruise_map_list(req: &Request) -> CgiResult<Reply> {
+    motor(req)?;
+    let maps = cruise_maps(req.app)?;
+    let mut fields = Fields::new().with("cnt", maps.len());
+    for i in 0..MAX_CRUISE_MAPS {
+        fields.push(
+            format!("map{i}"),
+            maps.get(i).map(|m| m.name.as_str()).unwrap_or(""),
+        );
+    }
+    Ok(Reply::Xml(fields))
+}
+
+/// The points of a cruise map; `getResult` -1 when there is no such map.
+fn ptz_get_cruise_map_info(req: &Request) -> CgiResult<Reply> {
+    motor(req)?;
+    let name = name_param(req, "name")?;
+    let Some(map) = find_map(req.app, name)? else {
+        return Ok(Reply::Xml(Fields::new().with("getResult", -1)));
+    };
+    let mut fields = Fields::new().with("getResult", 0);
+    for i in 0..MAX_CRUISE_POINTS {
+        fields.push(
+            format!("point{i}"),
+            map.points.get(i).map(String::as_str).unwrap_or(""),
+        );
+    }
+    Ok(Reply::Xml(fields))
+}
+
+/// Create or replace a user cruise map.
+fn ptz_set_cruise_map(req: &Request) -> CgiResult<Reply> {
+    motor(req)?;
+    let name = name_param(req, "name")?;
+    if is_default_map(name) || name == "Horizontal" {
+        return Err(CgiError::Exec("default maps cannot be changed".into()));
+    }
+    let presets = preset_names(req.app)?;
+    let mut points = Vec::new();
+    for i in 0..MAX_CRUISE_POINTS {
+        let key = format!("point{i}");
+        let Some(point) = req.query.get(&key).filter(|p| !p.is_empty()) else {
+            continue;
+        };
+        if !presets.iter().any(|(n, _)| n == point) {
+            return Err(CgiError::field(&key, "no such preset"));
+        }
+        points.push(point.to_owned());
+    }
+    if points.is_empty() {
+        return Err(CgiError::Format(
+            "a cruise map needs at least one point".into(),
+        ));
+    }
+    let maps = cruise_maps(req.app)?;
+    let existing = maps.iter().find(|m| m.name == name);
+    if existing.is_none() && maps.len() >= MAX_CRUISE_MAPS {
+        return Err(CgiError::Exec("cruise map limit reached".into()));
+    }
+    let mut lingers = existing.map(|m| m.lingers.clone()).unwrap_or_default();
+    lingers.resize(points.len(), DEFAULT_LINGER_SECS);
+    req.app.store.put_cruise_map(&CruiseRow {
+        name: name.into(),
+        points,
+        lingers,
+    })?;
+    Ok(Reply::ok())
+}
+
+/// Delete a user cruise map.
+fn ptz_del_cruise_map(req: &Request) -> CgiResult<Reply> {
+    motor(req)?;
+    let name = name_param(req, "name")?;
+    if is_default_map(name) || name == "Horizontal" {
+        return Err(CgiError::Exec("default maps cannot be deleted".into()));
+    }
+    if req.app.store.delete_cruise_map(name)? {
+        Ok(Reply::ok())
+    } else {
+        Err(CgiError::Exec("no such cruise map".into()))
+    }
+}
+
+/// The steps and limit of a cruise over `map`, from the cruise settings.
+pub fn cruise_plan(app: &App, map: &CruiseRow) -> CgiResult<(Vec<Step>, CruiseLimit)> {
+    let mut steps = Vec::new();
+    for (i, point) in map.points.iter().enumerate() {
+        let Some(target) = target_of(app, point)? else {
+            tracing::warn!(map = %map.name, %point, "cruise point has no preset; skipped");
+            continue;
+        };
+        let linger = map
+            .lingers
+            .get(i)
+            .copied()
+            .unwrap_or(DEFAULT_LINGER_SECS)
+            .max(0) as u64;
+        steps.push(Step {
+            target,
+            linger: Duration::from_secs(linger),
+        });
+    }
+    let limit = if setting_int(app, "cruise_mode", "mode")? == 1 {
+        CruiseLimit::Loops(setting_int(app, "cruise_loop", "count")?.max(1) as u32)
+    } else {
+        let customed = setting_int(app, "cruise_time_customed", "customed")? == 1;
+        let secs = if customed {
+            setting_int(app, "cruise_time_customed", "time")?
+        } else {
+            setting_int(app, "cruise_time", "time")?
+        };
+        CruiseLimit::Time(Duration::from_secs(secs.max(1) as u64))
+    };
+    Ok((steps, limit))
+}
+
+/// Start cruising along a map.
+fn ptz_start_cruise(req: &Request) -> CgiResult<Reply> {
+    let ptz = motor(req)?;
+    let name = name_param(req, "mapName")?;
+    let map =
+        find_map(req.app, name)?.ok_or_else(|| CgiError::Exec("no such cruise map".into()))?;
+    let (steps, limit) = cruise_plan(req.app, &map)?;
+    if steps.is_empty() {
+        return Err(CgiError::Exec("cruise map has no reachable point".into()));
+    }
+    ptz.start_job(format!("cruise {}", map.name), steps, limit);
+    Ok(Reply::ok())
+}
+
+/// Stop the running cruise.
+fn ptz_stop_cruise(req: &Request) -> CgiResult<Reply> {
+    motor(req)?.command(PtzCommand::Stop)?;
+    Ok(Reply::ok())
+}
+
+/// Linger time at each point of a map.
+fn set_cruise_pre_point_linger_time(req: &Request) -> CgiResult<Reply> {
+    motor(req)?;
+    let name = name_param(req, "name")?;
+    let mut map =
+        find_map(req.app, name)?.ok_or_else(|| CgiError::Exec("no such cruise map".into()))?;
+    let mut changed = false;
+    for i in 0..map.points.len() {
+        let key = format!("time{i}");
+        let Some(raw) = req.query.get(&key) else {
+            continue;
+        };
+        let secs = super::super::parse_int(&key, raw, None)?;
+        if !(0..=MAX_LINGER_SECS).contains(&secs) {
+            return Err(CgiError::field(&key, "out of range"));
+        }
+        map.lingers[i] = secs;
+        changed = true;
+    }
+    if !changed {
+        return Err(CgiError::Format("no linger time given".into()));
+    }
+    req.app.store.put_cruise_map(&map)?;
+    Ok(Reply::ok())
+}
+
+/// Linger times of a map.
+fn get_cruise_pre_point_linger_time(req: &Request) -> CgiResult<Reply> {
+    motor(req)?;
+    let name = name_param(req, "name")?;
+    let map =
+        find_map(req.app, name)?.ok_or_else(|| CgiError::Exec("no such cruise map".into()))?;
+    let mut fields = Fields::new();
+    for i in 0..MAX_CRUISE_POINTS {
+        fields.push(
+            format!("time{i}"),
+            map.lingers.get(i).map(i64::to_string).unwrap_or_default(),
+        );
+    }
+    Ok(Reply::Xml(fields))
+}
+
+fn zoom(req: &Request, command: fn(u8) -> PtzCommand) -> CgiResult<Reply> {
+    let ptz = motor(req)?;
+    if !req.app.hal.board.capabilities.zoom {
+        tracing::info!(cmd = req.spec.name, "this board has no zoom lens");
+        return Err(CgiError::Exec("no zoom lens".into()));
+    }
+    let speed = setting_int(req.app, "zoom_speed", "speed")? as u8;
+    ptz.command(command(speed))?;
+    Ok(Reply::ok())
+}
+
+/// Start zooming in.
+fn zoom_in(req: &Request) -> CgiResult<Reply> {
+    zoom(req, |speed| PtzCommand::ZoomIn { speed })
+}
+/// Start zooming out.
+fn zoom_out(req: &Request) -> CgiResult<Reply> {
+    zoom(req, |speed| PtzCommand::ZoomOut { speed })
+}
+/// Stop zooming.
+fn zoom_stop(req: &Request) -> CgiResult<Reply> {
+    zoom(req, |_| PtzCommand::ZoomStop)
+}
+
+/// The preset self-test mode 2 goes to.
+fn set_ptz_pre_point_for_self_test(req: &Request) -> CgiResult<Reply> {
+    motor(req)?;
+    let name = name_param(req, "name")?;
+    if target_of(req.app, name)?.is_none() {
+        return Err(CgiError::Exec("no such preset".into()));
+    }
+    req.app
+        .store
+        .set_section("ptz_selftest", &[("name", name)])?;
+    Ok(Reply::ok())
+}
+
+/// The self-test preset.
+fn get_ptz_pre_point_for_self_test(req: &Request) -> CgiResult<Reply> {
+    motor(req)?;
+    let name = req
+        .app
+        .store
+        .setting("ptz_selftest", "name")?
+        .unwrap_or_default();
+    Ok(Reply::Xml(Fields::new().with("name", name)))
+}
+
+/// Runs the start-up self-test the settings ask for (setPTZSelfTestMode).
+pub fn start_up_self_test(app: &App) {
+    let Some(ptz) = &app.ptz else { return };
+    let mode = setting_int(app, "ptz_selftest", "mode").unwrap_or(0);
+    if mode == 0 {
+        return;
+    }
+    let mut steps = ptz::self_test_steps();
+    if mode == 2 {
+        let preset = app
+            .store
+            .setting("ptz_selftest", "name")
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        match target_of(app, &preset) {
+            Ok(Some(target)) => steps.push(Step {
+                target,
+                linger: Duration::ZERO,
+            }),
+            _ => tracing::warn!(%preset, "self-test preset not found; staying home"),
+        }
+    }
+    tracing::info!(mode, "PTZ self-test");
+    ptz.start_job("self-test".into(), steps, CruiseLimit::Loops(1));
+}

@@ -308,46 +308,58 @@ fn noise(x: i32, y: i32) -> i32 {
     (hash.wrapping_mul(0xC2B2_AE3D) >> 28) as i32
 }
 
-/// Moving objects at frame `sequence`, in reference coordinates: (disc centre x, y, radius),
-/// (square left, top, side).
-fn objects(sequence: u64) -> ((i32, i32, i32), (i32, i32, i32)) {
-    let t = sequence as i64;
-    let disc = (120 + bounce(t * 9, 1040), 300, 70);
-    let square = (200 + bounce(t * 5, 860), 120 + bounce(t * 3, 420), 110);
-    (disc, square)
+/// The moving objects at one frame, in reference coordinates.
+struct Objects {
+    /// Disc centre x, y and radius.
+    disc: (i32, i32, i32),
+    /// Square left, top and side.
+    square: (i32, i32, i32),
 }
 
-/// Luma and chroma of the scene at reference point (`x`, `y`).
-fn scene_pixel(x: i32, y: i32, sequence: u64) -> (u8, u8, u8) {
-    let ((dx, dy, dr), (sx, sy, ss)) = objects(sequence);
-    let (ddx, ddy) = (x - dx, y - dy);
-    if ddx * ddx + ddy * ddy <= dr * dr {
-        return (200, 80, 190);
+impl Objects {
+    fn at(sequence: u64) -> Objects {
+        let t = sequence as i64;
+        Objects {
+            disc: (120 + bounce(t * 9, 1040), 300, 70),
+            square: (200 + bounce(t * 5, 860), 120 + bounce(t * 3, 420), 110),
+        }
     }
-    if (sx..sx + ss).contains(&x) && (sy..sy + ss).contains(&y) {
-        return (70, 190, 100);
+
+    /// Luma, U and V of the object covering (`x`, `y`), if any.
+    fn pixel(&self, x: i32, y: i32) -> Option<(u8, u8, u8)> {
+        let (dx, dy, dr) = self.disc;
+        let (ddx, ddy) = (x - dx, y - dy);
+        if ddx * ddx + ddy * ddy <= dr * dr {
+            return Some((200, 80, 190)); // orange
+        }
+        let (sx, sy, side) = self.square;
+        if (sx..sx + side).contains(&x) && (sy..sy + side).contains(&y) {
+            return Some((70, 190, 100)); // blue
+        }
+        None
     }
-    // A brick wall (64x32 bricks, every other course offset) lit by a light gradient that rises
-    // left to right across the home view (so a mirrored picture is recognisably mirrored).
+
+    /// Whether row `y` crosses any object (rows that do not skip the per-pixel test).
+    fn touch_row(&self, y: i32) -> bool {
+        let (_, dy, dr) = self.disc;
+        let (_, sy, side) = self.square;
+        (dy - dr..=dy + dr).contains(&y) || (sy..sy + side).contains(&y)
+    }
+}
+
+/// Light falling on the wall at reference column `x`: rises left to right across the home
+/// view (so a mirrored picture is recognisably mirrored), then falls again.
+fn wall_light(x: i32) -> i32 {
     let t = x.rem_euclid(2 * REF_WIDTH);
-    let light = 40 + (if t < REF_WIDTH { t } else { 2 * REF_WIDTH - t }) * 100 / REF_WIDTH;
+    40 + (if t < REF_WIDTH { t } else { 2 * REF_WIDTH - t }) * 100 / REF_WIDTH
+}
+
+/// Whether (`x`, `y`) is on a mortar line of the brick wall (64x32 bricks, every other
+/// course offset by half a brick).
+fn is_mortar(x: i32, y: i32) -> bool {
     let course = y.div_euclid(32);
     let bx = (x + if course % 2 == 0 { 0 } else { 32 }).rem_euclid(64);
-    let by = y.rem_euclid(32);
-    let mortar = bx < 3 || by < 3;
-    let luma = if mortar {
-        light + 35
-    } else {
-        light + noise(x >> 1, y >> 1) * 2 + if course % 3 == 0 { 8 } else { 0 }
-    };
-    let (u, v) = if mortar {
-        (126, 130)
-    } else if y.rem_euclid(2 * REF_HEIGHT) < REF_HEIGHT / 2 {
-        (118, 150) // red-brown brick
-    } else {
-        (140, 122) // cooler, bluish lower wall
-    };
-    (luma.clamp(0, 255) as u8, u, v)
+    bx < 3 || y.rem_euclid(32) < 3
 }
 
 /// Renders the synthetic scene at `w`×`h` into `canvas` (I420).
@@ -366,19 +378,49 @@ fn render_synthetic(
     columns.extend((0..w).map(|x| (x as i64 * i64::from(REF_WIDTH) / w as i64) as i32 + pan));
     rows.clear();
     rows.extend((0..h).map(|y| (y as i64 * i64::from(REF_HEIGHT) / h as i64) as i32 + tilt));
+    let objects = Objects::at(sequence);
     let (cw, ch) = i420_chroma_size(w, h);
     let (luma, chroma) = canvas.split_at_mut(w * h);
     let (u_plane, v_plane) = chroma.split_at_mut(cw * ch);
     for (row, line) in luma.chunks_exact_mut(w).enumerate() {
         let y = rows[row];
-        for (col, px) in line.iter_mut().enumerate() {
-            *px = scene_pixel(columns[col], y, sequence).0;
+        let course = y.div_euclid(32);
+        let mortar_row = y.rem_euclid(32) < 3;
+        let shift = if course % 2 == 0 { 0 } else { 32 };
+        let course_tint = if course % 3 == 0 { 8 } else { 0 };
+        for (px, &x) in line.iter_mut().zip(columns.iter()) {
+            let light = wall_light(x);
+            let value = if mortar_row || (x + shift).rem_euclid(64) < 3 {
+                light + 35
+            } else {
+                light + noise(x >> 2, y >> 2) + course_tint
+            };
+            *px = value.clamp(0, 255) as u8;
+        }
+        if objects.touch_row(y) {
+            for (px, &x) in line.iter_mut().zip(columns.iter()) {
+                if let Some((value, _, _)) = objects.pixel(x, y) {
+                    *px = value;
+                }
+            }
         }
     }
     for crow in 0..ch {
         let y = rows[(crow * 2).min(h - 1)];
+        // Red-brown brick above, cooler bluish wall below, grey mortar.
+        let brick = if y.rem_euclid(2 * REF_HEIGHT) < REF_HEIGHT / 2 {
+            (118, 150)
+        } else {
+            (140, 122)
+        };
+        let touch = objects.touch_row(y);
         for ccol in 0..cw {
-            let (_, u, v) = scene_pixel(columns[(ccol * 2).min(w - 1)], y, sequence);
+            let x = columns[(ccol * 2).min(w - 1)];
+            let (u, v) = match touch.then(|| objects.pixel(x, y)).flatten() {
+                Some((_, u, v)) => (u, v),
+                None if is_mortar(x, y) => (126, 130),
+                None => brick,
+            };
             u_plane[crow * cw + ccol] = u;
             v_plane[crow * cw + ccol] = v;
         }

@@ -144,7 +144,7 @@ pub struct Capabilities {
 }
 
 /// `[video]`: capture device and encoder.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct VideoSpec {
     /// V4L2 capture device (linux backend).
@@ -163,6 +163,19 @@ pub struct VideoSpec {
     /// Largest capture height the sensor delivers.
     #[serde(default = "default_max_height")]
     pub max_height: u32,
+}
+
+impl Default for VideoSpec {
+    /// A board file without `[video]` gets the same values as an empty `[video]` table.
+    fn default() -> Self {
+        VideoSpec {
+            device: None,
+            jpeg_encoder: None,
+            scene: None,
+            max_width: default_max_width(),
+            max_height: default_max_height(),
+        }
+    }
 }
 
 fn default_max_width() -> u32 {

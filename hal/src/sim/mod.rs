@@ -27,6 +27,9 @@ pub struct SimDevices {
     pub alarm_out: Arc<gpio::SimLine>,
     /// Light sensor line (active = dark).
     pub light_sensor: Arc<gpio::SimLine>,
+    /// The simulated sensor (the same device as `Hal::video`): the PTZ motor moves its view,
+    /// tests inject capture failures.
+    pub video: Arc<video::SimVideo>,
 }
 
 /// Opens the simulated board described by `board`.
@@ -37,12 +40,14 @@ pub fn open(board: Arc<BoardSpec>, data_dir: &Path) -> HalResult<Hal> {
 
 /// Opens the simulated board and also returns the handles tests use to drive it.
 pub fn open_with_devices(board: Arc<BoardSpec>, data_dir: &Path) -> HalResult<(Hal, SimDevices)> {
+    let video = Arc::new(video::SimVideo::open(&board)?);
     let devices = SimDevices {
         ir_led: Arc::new(gpio::SimLine::new("ir_led")),
         ir_cut: Arc::new(gpio::SimLine::new("ir_cut")),
         alarm_in: Arc::new(gpio::SimLine::new("alarm_in")),
         alarm_out: Arc::new(gpio::SimLine::new("alarm_out")),
         light_sensor: Arc::new(gpio::SimLine::new("light_sensor")),
+        video: video.clone(),
     };
     let storage = match &board.storage {
         Some(spec) => Some(
@@ -51,11 +56,10 @@ pub fn open_with_devices(board: Arc<BoardSpec>, data_dir: &Path) -> HalResult<(H
         ),
         None => None,
     };
-    let video = video::SimVideo::open(&board)?;
     let ptz = ptz::open(&board)?;
     let io = board.capabilities.io_alarm;
     let hal = Hal {
-        video: Some(Arc::new(video)),
+        video: Some(video),
         encoder: Arc::new(video::SoftwareJpegEncoder),
         ir_led: Some(devices.ir_led.clone()),
         ir_cut: Some(devices.ir_cut.clone()),

@@ -1,6 +1,15 @@
 //! Video roles: the capture source ([`VideoSource`]) and the JPEG [`Encoder`].
 //!
 //! No V4L2 type appears here: backends translate between these plain types and their devices.
+//!
+//! Submodules hold the pure, device-independent picture work every backend and the daemon
+//! share: [`convert`] (pixel-format conversion, mirror/flip), [`jpeg`] (the software JPEG
+//! encoder), [`overlay`] (OSD text and privacy masks) and [`y4m`] (YUV4MPEG2 file reading).
+
+pub mod convert;
+pub mod jpeg;
+pub mod overlay;
+pub mod y4m;
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -92,6 +101,24 @@ pub trait VideoSource: Send + Sync {
     fn next_frame(&self, timeout: Duration) -> HalResult<Frame>;
     /// Applies a picture control. `NotSupported` when the device lacks it.
     fn set_control(&self, control: ImageControl, value: i32) -> HalResult<()>;
+    /// Whether the source is delivering frames or recovering from a device failure.
+    fn status(&self) -> SourceStatus {
+        SourceStatus::Streaming
+    }
+}
+
+/// Health of a [`VideoSource`], for status pages and logs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SourceStatus {
+    /// Frames are flowing (or will on the next call).
+    Streaming,
+    /// The device failed; it is reopened with back-off on the next calls.
+    Recovering {
+        /// The failure that started the recovery.
+        error: String,
+        /// When the failure happened.
+        since: SystemTime,
+    },
 }
 
 /// A JPEG encoder.

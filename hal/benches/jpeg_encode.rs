@@ -1,0 +1,205 @@
+//! JPEG encoding benchmark: encode time per frame and JPEG size for simulated 1280×720 and
+//! 640×480 I420 frames, comparing the candidate pure-Rust encoders:
+//!
+//! - `SoftwareJpegEncoder` (the HAL's: `jpeg-encoder` fed I420 rows directly, 4:2:0);
+//! - `jpeg-encoder` fed a 4:4:4 YCbCr picture (upsampling counted in the time);
+//! - the `image` crate's `JpegEncoder` fed RGB (I420→RGB conversion counted in the time).
+//!
+//! Also prints the simulated sensor's frame production cost. Run with
+//! `cargo bench -p ipcamd-hal --bench jpeg_encode` (release profile, like the device build).
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use ipcamd_hal::board::BoardSpec;
+use ipcamd_hal::sim::video::{SimVideo, SoftwareJpegEncoder};
+use ipcamd_hal::video::{CaptureConfig, Encoder, Frame, VideoSource};
+
+const BOARD: &str = r#"
+[board]
+name = "bench"
+backend = "sim"
+[identity]
+model = 1
+model_name = "SIM"
+product_name = "Sim"
+hardware_version = "1"
+[capabilities]
+"#;
+
+/// CPU time used by this thread so far.
+fn thread_cpu() -> Duration {
+    nix::time::clock_gettime(nix::time::ClockId::CLOCK_THREAD_CPUTIME_ID)
+        .map(Duration::from)
+        .unwrap_or_default()
+}
+
+/// Per-call cost of `f`, run repeatedly for about `budget`.
+struct Cost {
+    wall_ms: f64,
+    cpu_ms: f64,
+}
+
+fn time_per_call(budget: Duration, mut f: impl FnMut()) -> Cost {
+    f(); // warm-up (first-use allocations)
+    let start = Instant::now();
+    let cpu_start = thread_cpu();
+    let mut calls = 0u32;
+    while start.elapsed() < budget || calls < 3 {
+        f();
+        calls += 1;
+    }
+    Cost {
+        wall_ms: start.elapsed().as_secs_f64() * 1000.0 / f64::from(calls),
+        cpu_ms: (thread_cpu() - cpu_start).as_secs_f64() * 1000.0 / f64::from(calls),
+    }
+}
+
+fn row(case: &str, size: &str, quality: &str, cost: &Cost, bytes: Option<usize>) {
+    let kib = bytes.map_or("-".to_string(), |b| format!("{:.1}", b as f64 / 1024.0));
+    println!(
+        "{case:<44} {size:>9} {quality:>4} {:>8.2} {:>8.2} {kib:>10}",
+        cost.cpu_ms, cost.wall_ms
+    );
+}
+
+fn i420_to_ycbcr444(frame: &Frame, out: &mut Vec<u8>) {
+    let (w, h) = (frame.width as usize, frame.height as usize);
+    let cw = w.div_ceil(2);
+    let ch = h.div_ceil(2);
+    let (y, chroma) = frame.data.split_at(w * h);
+    let (u, v) = chroma.split_at(cw * ch);
+    out.clear();
+    for row in 0..h {
+        for col in 0..w {
+            let c = (row / 2) * cw + col / 2;
+            out.extend_from_slice(&[y[row * w + col], u[c], v[c]]);
+        }
+    }
+}
+
+fn i420_to_rgb(frame: &Frame, out: &mut Vec<u8>) {
+    let (w, h) = (frame.width as usize, frame.height as usize);
+    let cw = w.div_ceil(2);
+    let ch = h.div_ceil(2);
+    let (y, chroma) = frame.data.split_at(w * h);
+    let (u, v) = chroma.split_at(cw * ch);
+    out.clear();
+    for row in 0..h {
+        for col in 0..w {
+            let c = (row / 2) * cw + col / 2;
+            let yy = i32::from(y[row * w + col]);
+            let (cb, cr) = (i32::from(u[c]) - 128, i32::from(v[c]) - 128);
+            let r = yy + ((91_881 * cr) >> 16);
+            let g = yy - ((22_554 * cb + 46_802 * cr) >> 16);
+            let b = yy + ((116_130 * cb) >> 16);
+            out.extend_from_slice(&[
+                r.clamp(0, 255) as u8,
+                g.clamp(0, 255) as u8,
+                b.clamp(0, 255) as u8,
+            ]);
+        }
+    }
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let budget = Duration::from_millis(
+        std::env::var("BENCH_MS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1500),
+    );
+    let board = BoardSpec::parse(BOARD)?;
+    println!(
+        "{:<44} {:>9} {:>4} {:>8} {:>8} {:>10}",
+        "case", "size", "q", "cpu ms", "wall ms", "KiB/frame"
+    );
+    for (width, height) in [(1280u32, 720u32), (640, 480)] {
+        let video = SimVideo::open(&board)?;
+        video.configure(CaptureConfig {
+            width,
+            height,
+            fps: 60,
+        })?;
+        let size = format!("{width}x{height}");
+        // Frame production cost of the simulated sensor (pacing excluded: 60 fps is faster
+        // than one render, so next_frame never sleeps after the first).
+        let mut frames = Vec::new();
+        let render_ms = time_per_call(budget, || {
+            if let Ok(frame) = video.next_frame(Duration::from_secs(1)) {
+                if frames.len() < 8 {
+                    frames.push(frame);
+                }
+            }
+        });
+        row(
+            "sim sensor render (scene + ISP)",
+            &size,
+            "-",
+            &render_ms,
+            None,
+        );
+        let mut out = Vec::new();
+        let mut scratch = Vec::new();
+        for quality in [50u8, 85] {
+            let mut i = 0usize;
+            let ms = time_per_call(budget, || {
+                i += 1;
+                let frame = &frames[i % frames.len()];
+                SoftwareJpegEncoder
+                    .encode_jpeg(frame, quality, &mut out)
+                    .expect("encode");
+                black_box(&out);
+            });
+            row(
+                "jpeg-encoder, I420 rows (chosen)",
+                &size,
+                &quality.to_string(),
+                &ms,
+                Some(out.len()),
+            );
+            let ms = time_per_call(budget, || {
+                i += 1;
+                let frame = &frames[i % frames.len()];
+                i420_to_ycbcr444(frame, &mut scratch);
+                out.clear();
+                let mut encoder = jpeg_encoder::Encoder::new(&mut out, quality);
+                encoder.set_sampling_factor(jpeg_encoder::SamplingFactor::F_2_2);
+                encoder
+                    .encode(
+                        &scratch,
+                        width as u16,
+                        height as u16,
+                        jpeg_encoder::ColorType::Ycbcr,
+                    )
+                    .expect("encode");
+                black_box(&out);
+            });
+            row(
+                "jpeg-encoder, 4:4:4 YCbCr buffer",
+                &size,
+                &quality.to_string(),
+                &ms,
+                Some(out.len()),
+            );
+            let ms = time_per_call(budget, || {
+                i += 1;
+                let frame = &frames[i % frames.len()];
+                i420_to_rgb(frame, &mut scratch);
+                out.clear();
+                image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, quality)
+                    .encode(&scratch, width, height, image::ExtendedColorType::Rgb8)
+                    .expect("encode");
+                black_box(&out);
+            });
+            row(
+                "image 0.25 JpegEncoder, RGB (incl. convert)",
+                &size,
+                &quality.to_string(),
+                &ms,
+                Some(out.len()),
+            );
+        }
+    }
+    Ok(())
+}

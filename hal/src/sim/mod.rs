@@ -27,6 +27,8 @@ pub struct SimDevices {
     pub alarm_out: Arc<gpio::SimLine>,
     /// Light sensor line (active = dark).
     pub light_sensor: Arc<gpio::SimLine>,
+    /// The built-in PTZ motor (`None` without `[ptz]`, or when `[ptz] port` names a port).
+    pub motor: Option<Arc<ptz::SimMotor>>,
 }
 
 /// Opens the simulated board described by `board`.
@@ -37,12 +39,13 @@ pub fn open(board: Arc<BoardSpec>, data_dir: &Path) -> HalResult<Hal> {
 
 /// Opens the simulated board and also returns the handles tests use to drive it.
 pub fn open_with_devices(board: Arc<BoardSpec>, data_dir: &Path) -> HalResult<(Hal, SimDevices)> {
-    let devices = SimDevices {
+    let mut devices = SimDevices {
         ir_led: Arc::new(gpio::SimLine::new("ir_led")),
         ir_cut: Arc::new(gpio::SimLine::new("ir_cut")),
         alarm_in: Arc::new(gpio::SimLine::new("alarm_in")),
         alarm_out: Arc::new(gpio::SimLine::new("alarm_out")),
         light_sensor: Arc::new(gpio::SimLine::new("light_sensor")),
+        motor: None,
     };
     let storage = match &board.storage {
         Some(spec) => Some(
@@ -52,7 +55,11 @@ pub fn open_with_devices(board: Arc<BoardSpec>, data_dir: &Path) -> HalResult<(H
         None => None,
     };
     let video = video::SimVideo::open(&board)?;
-    let ptz = ptz::open(&board)?;
+    let (ptz, motor) = match ptz::open(&board)? {
+        Some(sim_ptz) => (Some(sim_ptz.pan_tilt), sim_ptz.motor),
+        None => (None, None),
+    };
+    devices.motor = motor;
     let io = board.capabilities.io_alarm;
     let hal = Hal {
         video: Some(Arc::new(video)),

@@ -195,3 +195,204 @@ impl PanTilt for SerialPanTilt {
         ))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::Read;
+
+    use super::*;
+    use crate::ptz::{Direction, Protocol};
+
+    fn settings_9600(protocol: Protocol, address: u8) -> SerialSettings {
+        SerialSettings {
+            protocol,
+            address,
+            baud: 9600,
+            data_bits: 8,
+            stop_bits: 1,
+            parity: Parity::None,
+        }
+    }
+
+    /// A pty pair whose master reads with a timeout (a missing byte fails, never hangs).
+    fn pty() -> (TTYPort, TTYPort, PathBuf) {
+        let (mut master, slave) = TTYPort::pair().unwrap();
+        master.set_timeout(Duration::from_secs(5)).unwrap();
+        let path = PathBuf::from(slave.name().unwrap());
+        (master, slave, path)
+    }
+
+    fn read_n(master: &mut TTYPort, n: usize) -> Vec<u8> {
+        let mut bytes = vec![0; n];
+        master.read_exact(&mut bytes).unwrap();
+        bytes
+    }
+
+    #[test]
+    fn test_serial_execute_writes_exact_frames_to_line() {
+        let (mut master, _slave, path) = pty();
+        let ptz = SerialPanTilt::open(&path, settings_9600(Protocol::PelcoD, 1)).unwrap();
+        ptz.execute(PtzCommand::Move {
+            direction: Direction::Right,
+            speed: 2,
+        })
+        .unwrap();
+        assert_eq!(
+            read_n(&mut master, 7),
+            [0xFF, 0x01, 0x00, 0x02, 0x20, 0x00, 0x23]
+        );
+        // Zoom while panning keeps the pan bits; zoom stop keeps panning.
+        ptz.execute(PtzCommand::ZoomIn { speed: 0 }).unwrap();
+        assert_eq!(
+            read_n(&mut master, 14),
+            [
+                0xFF, 0x01, 0x00, 0x25, 0x00, 0x00, 0x26, //
+                0xFF, 0x01, 0x00, 0x22, 0x20, 0x00, 0x43,
+            ]
+        );
+        ptz.execute(PtzCommand::ZoomStop).unwrap();
+        assert_eq!(
+            read_n(&mut master, 7),
+            [0xFF, 0x01, 0x00, 0x02, 0x20, 0x00, 0x23]
+        );
+    }
+
+    #[test]
+    fn test_serial_configure_applies_line_and_protocol_live() {
+        let (mut master, slave, path) = pty();
+        let ptz = SerialPanTilt::open(&path, settings_9600(Protocol::PelcoD, 1)).unwrap();
+        assert_eq!(slave.baud_rate().unwrap(), 9600);
+        let new = SerialSettings {
+            protocol: Protocol::PelcoP,
+            address: 3,
+            baud: 4800,
+            data_bits: 7,
+            stop_bits: 2,
+            parity: Parity::Even,
+        };
+        ptz.configure(new).unwrap();
+        // The line itself (termios of the tty, as any opener sees it) changed. Data bits and
+        // parity cannot be observed here: the Linux pty driver forces CS8 without parity.
+        assert_eq!(slave.baud_rate().unwrap(), 4800);
+        assert_eq!(slave.stop_bits().unwrap(), serialport::StopBits::Two);
+        assert!(ptz.is_open());
+        ptz.execute(PtzCommand::Stop).unwrap();
+        assert_eq!(
+            read_n(&mut master, 8),
+            [0xA0, 0x02, 0x00, 0x00, 0x00, 0x00, 0xAF, 0x0D]
+        );
+        assert_eq!(ptz.settings(), new);
+    }
+
+    #[test]
+    fn test_serial_configure_invalid_settings_rejected_unchanged() {
+        let (_master, _slave, path) = pty();
+        let factory = settings_9600(Protocol::PelcoD, 1);
+        let ptz = SerialPanTilt::open(&path, factory).unwrap();
+        for bad in [
+            SerialSettings {
+                data_bits: 9,
+                ..factory
+            },
+            SerialSettings {
+                stop_bits: 3,
+                ..factory
+            },
+            SerialSettings { baud: 0, ..factory },
+            SerialSettings {
+                address: 0,
+                ..factory
+            },
+        ] {
+            let err = ptz.configure(bad).unwrap_err();
+            assert_eq!(err.kind(), HalErrorKind::InvalidArgument, "{bad:?}");
+        }
+        assert_eq!(ptz.settings(), factory);
+    }
+
+    #[test]
+    fn test_serial_open_missing_port_fails() {
+        let err = SerialPanTilt::open(
+            Path::new("/nonexistent/ttyPTZ"),
+            settings_9600(Protocol::PelcoD, 1),
+        )
+        .err()
+        .unwrap();
+        assert!(
+            matches!(
+                err.kind(),
+                HalErrorKind::Disconnected | HalErrorKind::Io | HalErrorKind::NotSupported
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn test_serial_position_not_supported() {
+        let (_master, _slave, path) = pty();
+        let ptz = SerialPanTilt::open(&path, settings_9600(Protocol::PelcoD, 1)).unwrap();
+        let err = ptz.position().unwrap_err();
+        assert_eq!(err.kind(), HalErrorKind::NotSupported);
+    }
+
+    #[test]
+    fn test_serial_device_gone_errors_then_reopens_replugged_device() {
+        // A stable name for the device, like a udev symlink to a USB RS485 adapter.
+        let dir = std::env::temp_dir().join(format!("ipcamd-ptz-serial-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let link = dir.join("ttyPTZ");
+        let _ = std::fs::remove_file(&link);
+        let (master, slave, path) = pty();
+        std::os::unix::fs::symlink(&path, &link).unwrap();
+        let ptz = SerialPanTilt::open(&link, settings_9600(Protocol::PelcoD, 1)).unwrap();
+
+        // Unplug: the other end goes away.
+        drop(master);
+        drop(slave);
+        let err = ptz.execute(PtzCommand::Stop).unwrap_err();
+        assert!(
+            matches!(err.kind(), HalErrorKind::Disconnected | HalErrorKind::Io),
+            "{err}"
+        );
+        assert!(!ptz.is_open());
+
+        // Replug under the same name: the next command reopens and goes through.
+        let (mut master, _slave, path) = pty();
+        std::fs::remove_file(&link).unwrap();
+        std::os::unix::fs::symlink(&path, &link).unwrap();
+        ptz.execute(PtzCommand::CallPreset(4)).unwrap();
+        assert!(ptz.is_open());
+        assert_eq!(
+            read_n(&mut master, 7),
+            [0xFF, 0x01, 0x00, 0x07, 0x00, 0x04, 0x0C]
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn test_serial_line_not_draining_times_out_then_recovers() {
+        let (mut master, _slave, path) = pty();
+        let ptz = SerialPanTilt::open(&path, settings_9600(Protocol::PelcoD, 1)).unwrap();
+        // Nobody reads the other end: the pty buffer fills and a write times out.
+        let mut err = None;
+        for _ in 0..1_000_000 {
+            if let Err(e) = ptz.execute(PtzCommand::Stop) {
+                err = Some(e);
+                break;
+            }
+        }
+        let err = err.expect("the line never pushed back");
+        assert_eq!(err.kind(), HalErrorKind::Timeout, "{err}");
+        assert!(!ptz.is_open());
+        // The device drains; the next command reopens the port and goes through.
+        master.set_timeout(Duration::from_millis(100)).unwrap();
+        let mut sink = [0u8; 4096];
+        while master.read(&mut sink).is_ok() {}
+        ptz.execute(PtzCommand::SetPreset(2)).unwrap();
+        master.set_timeout(Duration::from_secs(5)).unwrap();
+        assert_eq!(
+            read_n(&mut master, 7),
+            [0xFF, 0x01, 0x00, 0x03, 0x00, 0x02, 0x06]
+        );
+    }
+}

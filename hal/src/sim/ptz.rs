@@ -9,8 +9,10 @@
 //! The daemon side talks to the pty *slave* path with the ordinary [`SerialPanTilt`]
 //! transport, so the simulated board exercises the real byte path (termios settings
 //! included). The motor has its own line settings (its "DIP switches"): bytes that arrive
-//! while the line's baud rate, data bits, stop bits or parity differ from them are garbage to
-//! it, as on a real wire, and are counted as garbled and dropped.
+//! while the line's baud rate or stop bits differ from them are garbage to it, as on a real
+//! wire, and are counted as garbled and dropped. Data bits and parity are not compared: the
+//! Linux pty driver forces 8 data bits without parity whatever the opener sets, so a pty
+//! cannot carry them.
 //!
 //! Presets: set-preset stores the position at the moment the frame is received; call-preset
 //! travels there at the top speed ([`pelco::MAX_SPEED`] on pan and tilt, zoom speed
@@ -33,7 +35,7 @@ use serialport::{SerialPort, TTYPort};
 use crate::board::BoardSpec;
 use crate::ptz::pelco::{self, Message, Pan, Parser, Tilt, Zoom};
 use crate::ptz::serial::SerialPanTilt;
-use crate::ptz::{PanTilt, Parity, Position, PtzCommand, SerialSettings};
+use crate::ptz::{PanTilt, Position, PtzCommand, SerialSettings};
 use crate::{HalError, HalErrorKind, HalResult};
 
 /// Pan range in degrees.
@@ -181,36 +183,20 @@ pub struct MotorStats {
     pub garbled_bytes: u64,
 }
 
-/// The line settings a UART sees: baud, data bits, stop bits, parity.
-type Line = (u32, u8, u8, Parity);
+/// The line settings a pty carries: baud and stop bits.
+type Line = (u32, u8);
 
 fn line_of(settings: &SerialSettings) -> Line {
-    (
-        settings.baud,
-        settings.data_bits,
-        settings.stop_bits,
-        settings.parity,
-    )
+    (settings.baud, settings.stop_bits)
 }
 
 /// Reads the pty's current termios (as the transport last set it).
 fn line_of_port(port: &TTYPort) -> Option<Line> {
-    let data_bits = match port.data_bits().ok()? {
-        serialport::DataBits::Five => 5,
-        serialport::DataBits::Six => 6,
-        serialport::DataBits::Seven => 7,
-        serialport::DataBits::Eight => 8,
-    };
     let stop_bits = match port.stop_bits().ok()? {
         serialport::StopBits::One => 1,
         serialport::StopBits::Two => 2,
     };
-    let parity = match port.parity().ok()? {
-        serialport::Parity::None => Parity::None,
-        serialport::Parity::Odd => Parity::Odd,
-        serialport::Parity::Even => Parity::Even,
-    };
-    Some((port.baud_rate().ok()?, data_bits, stop_bits, parity))
+    Some((port.baud_rate().ok()?, stop_bits))
 }
 
 struct MotorState {
@@ -408,7 +394,8 @@ impl SimMotor {
     }
 
     /// Waits until `done(stats)` holds or `timeout` passes; returns the last stats and whether
-    /// `done` held. For tests that must know the motor has processed what was sent.
+    /// `done` held. For tests that must know the motor has processed what was sent. `done`
+    /// runs with the motor locked: it must not call back into the motor.
     pub fn wait_for(
         &self,
         timeout: Duration,
@@ -508,4 +495,290 @@ pub fn open(board: &BoardSpec) -> HalResult<Option<SimPtz>> {
         pan_tilt: Arc::new(pan_tilt),
         motor: Some(motor),
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+    use crate::ptz::{Direction, Parity, Protocol};
+
+    const WAIT: Duration = Duration::from_secs(5);
+
+    fn settings_9600(protocol: Protocol, address: u8) -> SerialSettings {
+        SerialSettings {
+            protocol,
+            address,
+            baud: 9600,
+            data_bits: 8,
+            stop_bits: 1,
+            parity: Parity::None,
+        }
+    }
+
+    /// A motor on manual time and the camera-side transport on its pty.
+    fn rig(settings: SerialSettings) -> (SimMotor, SerialPanTilt, Arc<ManualTime>) {
+        let time = Arc::new(ManualTime::default());
+        let motor = SimMotor::start_with_time(settings, time.clone()).unwrap();
+        let ptz = SerialPanTilt::open(motor.port_path(), settings).unwrap();
+        (motor, ptz, time)
+    }
+
+    fn wait_frames(motor: &SimMotor, frames: u64) {
+        let (stats, done) = motor.wait_for(WAIT, |s| s.frames >= frames);
+        assert!(done, "motor saw {stats:?}, expected {frames} frames");
+    }
+
+    fn assert_near(actual: Position, pan: f32, tilt: f32, zoom: f32) {
+        let close = |a: f32, b: f32| (a - b).abs() < 1e-3;
+        assert!(
+            close(actual.pan, pan) && close(actual.tilt, tilt) && close(actual.zoom, zoom),
+            "at {actual:?}, expected pan {pan} tilt {tilt} zoom {zoom}"
+        );
+    }
+
+    fn mv(direction: Direction, speed: u8) -> PtzCommand {
+        PtzCommand::Move { direction, speed }
+    }
+
+    #[test]
+    fn test_sim_motor_move_right_then_stop_holds_position() {
+        let (motor, ptz, time) = rig(settings_9600(Protocol::PelcoD, 1));
+        assert_near(motor.position(), 175.0, 45.0, 1.0);
+        ptz.execute(mv(Direction::Right, 4)).unwrap();
+        wait_frames(&motor, 1);
+        time.advance(Duration::from_secs(2));
+        // Guide speed 4 -> 0x3F -> 60 deg/s.
+        assert_near(motor.position(), 295.0, 45.0, 1.0);
+        ptz.execute(PtzCommand::Stop).unwrap();
+        wait_frames(&motor, 2);
+        time.advance(Duration::from_secs(5));
+        assert_near(motor.position(), 295.0, 45.0, 1.0);
+    }
+
+    #[test]
+    fn test_sim_motor_slow_speed_moves_slower_and_stops_at_limits() {
+        let (motor, ptz, time) = rig(settings_9600(Protocol::PelcoD, 1));
+        ptz.execute(mv(Direction::DownLeft, 0)).unwrap();
+        wait_frames(&motor, 1);
+        time.advance(Duration::from_secs(1));
+        let slow = degrees_per_second(pelco::PAN_TILT_SPEEDS[0]);
+        assert!(slow < 10.0);
+        assert_near(motor.position(), 175.0 - slow, 45.0 - slow, 1.0);
+        time.advance(Duration::from_secs(600));
+        assert_near(motor.position(), 0.0, 0.0, 1.0);
+        ptz.execute(mv(Direction::UpRight, 4)).unwrap();
+        wait_frames(&motor, 2);
+        time.advance(Duration::from_secs(60));
+        assert_near(motor.position(), 350.0, 90.0, 1.0);
+    }
+
+    #[test]
+    fn test_sim_motor_preset_set_call_returns_to_position() {
+        let (motor, ptz, time) = rig(settings_9600(Protocol::PelcoD, 1));
+        ptz.execute(PtzCommand::SetPreset(3)).unwrap();
+        wait_frames(&motor, 1);
+        assert_eq!(motor.preset(3), Some(HOME));
+        ptz.execute(mv(Direction::Left, 4)).unwrap();
+        wait_frames(&motor, 2);
+        time.advance(Duration::from_secs(1));
+        ptz.execute(PtzCommand::Stop).unwrap();
+        wait_frames(&motor, 3);
+        assert_near(motor.position(), 115.0, 45.0, 1.0);
+        ptz.execute(PtzCommand::CallPreset(3)).unwrap();
+        wait_frames(&motor, 4);
+        // Travels at the top speed, 60 deg/s ...
+        time.advance(Duration::from_millis(500));
+        assert_near(motor.position(), 145.0, 45.0, 1.0);
+        // ... and stops there.
+        time.advance(Duration::from_secs(10));
+        assert_near(motor.position(), 175.0, 45.0, 1.0);
+        // A cleared preset is gone: calling it does nothing.
+        ptz.execute(PtzCommand::ClearPreset(3)).unwrap();
+        ptz.execute(mv(Direction::Up, 4)).unwrap();
+        time.advance(Duration::from_secs(10));
+        ptz.execute(PtzCommand::CallPreset(3)).unwrap();
+        wait_frames(&motor, 7);
+        time.advance(Duration::from_secs(10));
+        assert_near(motor.position(), 175.0, 90.0, 1.0);
+        assert_eq!(motor.preset(3), None);
+        assert_eq!(motor.stats().unsupported, 1);
+    }
+
+    #[test]
+    fn test_sim_motor_zoom_at_speed_and_zoom_stop_keeps_pan() {
+        let (motor, ptz, time) = rig(settings_9600(Protocol::PelcoD, 1));
+        ptz.execute(mv(Direction::Right, 2)).unwrap();
+        ptz.execute(PtzCommand::ZoomIn { speed: 2 }).unwrap();
+        wait_frames(&motor, 3);
+        time.advance(Duration::from_secs(2));
+        let pan_rate = degrees_per_second(0x20);
+        // Zoom speed 2 -> Pelco zoom speed 3 -> 2x per second.
+        assert_near(motor.position(), 175.0 + 2.0 * pan_rate, 45.0, 5.0);
+        ptz.execute(PtzCommand::ZoomStop).unwrap();
+        wait_frames(&motor, 4);
+        time.advance(Duration::from_secs(1));
+        assert_near(motor.position(), 175.0 + 3.0 * pan_rate, 45.0, 5.0);
+        ptz.execute(PtzCommand::ZoomOut { speed: 0 }).unwrap();
+        wait_frames(&motor, 6);
+        time.advance(Duration::from_secs(20));
+        assert_near(motor.position(), 350.0, 45.0, 1.0);
+    }
+
+    #[test]
+    fn test_sim_motor_other_address_ignored() {
+        let time = Arc::new(ManualTime::default());
+        let motor =
+            SimMotor::start_with_time(settings_9600(Protocol::PelcoD, 1), time.clone()).unwrap();
+        let ptz =
+            SerialPanTilt::open(motor.port_path(), settings_9600(Protocol::PelcoD, 2)).unwrap();
+        ptz.execute(mv(Direction::Up, 4)).unwrap();
+        let (stats, done) = motor.wait_for(WAIT, |s| s.other_address >= 1);
+        assert!(done, "{stats:?}");
+        time.advance(Duration::from_secs(1));
+        assert_near(motor.position(), 175.0, 45.0, 1.0);
+        assert_eq!(stats.frames, 0);
+    }
+
+    #[test]
+    fn test_sim_motor_garbage_and_bad_checksums_on_wire_ignored() {
+        let time = Arc::new(ManualTime::default());
+        let motor =
+            SimMotor::start_with_time(settings_9600(Protocol::PelcoD, 1), time.clone()).unwrap();
+        // Write raw bytes to the line, as a noisy bus or a broken sender would.
+        let mut raw = serialport::new(motor.port_path().to_str().unwrap(), 9600)
+            .open_native()
+            .unwrap();
+        let mut bytes = vec![0x00, 0x55, 0xFF, 0xFF, 0x13];
+        bytes.extend_from_slice(&[0xFF, 0x01, 0x00, 0x04, 0x3F, 0x00, 0x45]); // bad checksum
+        bytes.extend_from_slice(&[0xFF, 0x01, 0x00, 0x02, 0x3F, 0x00, 0x42]); // right, 0x3F
+        raw.write_all(&bytes).unwrap();
+        wait_frames(&motor, 1);
+        time.advance(Duration::from_secs(1));
+        assert_near(motor.position(), 235.0, 45.0, 1.0);
+        let stats = motor.stats();
+        assert_eq!(stats.frames, 1);
+        assert!(stats.rejected_frames >= 1, "{stats:?}");
+    }
+
+    #[test]
+    fn test_sim_motor_baud_mismatch_garbled_until_motor_matches() {
+        let (motor, ptz, time) = rig(settings_9600(Protocol::PelcoD, 1));
+        let at_4800 = SerialSettings {
+            baud: 4800,
+            ..settings_9600(Protocol::PelcoD, 1)
+        };
+        ptz.configure(at_4800).unwrap();
+        ptz.execute(mv(Direction::Right, 4)).unwrap();
+        let (stats, done) = motor.wait_for(WAIT, |s| s.garbled_bytes >= 7);
+        assert!(done, "{stats:?}");
+        assert_eq!(stats.frames, 0);
+        time.advance(Duration::from_secs(1));
+        assert_near(motor.position(), 175.0, 45.0, 1.0);
+        motor.set_settings(at_4800).unwrap();
+        ptz.execute(mv(Direction::Right, 4)).unwrap();
+        wait_frames(&motor, 1);
+        time.advance(Duration::from_secs(1));
+        assert_near(motor.position(), 235.0, 45.0, 1.0);
+    }
+
+    #[test]
+    fn test_sim_motor_protocol_change_live_pelco_p() {
+        let (motor, ptz, time) = rig(settings_9600(Protocol::PelcoD, 1));
+        let pelco_p = SerialSettings {
+            stop_bits: 2,
+            ..settings_9600(Protocol::PelcoP, 5)
+        };
+        ptz.configure(pelco_p).unwrap();
+        motor.set_settings(pelco_p).unwrap();
+        ptz.execute(mv(Direction::Down, 4)).unwrap();
+        wait_frames(&motor, 1);
+        time.advance(Duration::from_millis(500));
+        assert_near(motor.position(), 175.0, 15.0, 1.0);
+        // The motor back on Pelco-D does not understand the camera's Pelco-P.
+        motor
+            .set_settings(SerialSettings {
+                stop_bits: 2,
+                ..settings_9600(Protocol::PelcoD, 5)
+            })
+            .unwrap();
+        ptz.execute(PtzCommand::Stop).unwrap();
+        let (stats, _) = motor.wait_for(WAIT, |s| s.bytes >= 16);
+        assert_eq!(stats.frames, 1, "{stats:?}");
+        time.advance(Duration::from_secs(10));
+        assert_near(motor.position(), 175.0, 0.0, 1.0);
+    }
+
+    fn board(ptz_table: &str) -> BoardSpec {
+        BoardSpec::parse(&format!(
+            r#"
+[board]
+name = "test"
+backend = "sim"
+[identity]
+model = 1
+model_name = "t"
+product_name = "t"
+hardware_version = "1"
+[capabilities]
+pan_tilt = true
+zoom = true
+{ptz_table}
+"#
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn test_sim_open_without_port_drives_builtin_motor() {
+        let sim = open(&board("[ptz]\nprotocol = \"pelco-p\"\naddress = 2"))
+            .unwrap()
+            .unwrap();
+        let motor = sim.motor.unwrap();
+        assert_eq!(motor.settings().protocol, Protocol::PelcoP);
+        sim.pan_tilt.execute(PtzCommand::SetPreset(1)).unwrap();
+        sim.pan_tilt.execute(mv(Direction::Up, 4)).unwrap();
+        wait_frames(&motor, 2);
+        assert!(motor.preset(1).is_some());
+        // Real time: the motor moves up on its own; position() is the motor's.
+        let deadline = Instant::now() + WAIT;
+        while motor.position().tilt <= HOME.tilt && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let reported = sim.pan_tilt.position().unwrap();
+        assert!(reported.tilt > HOME.tilt, "{reported:?}");
+        assert!(reported.tilt <= TILT_LIMITS.1);
+    }
+
+    #[test]
+    fn test_sim_open_without_ptz_table_has_no_ptz() {
+        let spec = BoardSpec::parse(
+            "[board]\nname = \"t\"\nbackend = \"sim\"\n[identity]\nmodel = 1\n\
+             model_name = \"t\"\nproduct_name = \"t\"\nhardware_version = \"1\"\n\
+             [capabilities]\n",
+        )
+        .unwrap();
+        assert!(open(&spec).unwrap().is_none());
+    }
+
+    #[test]
+    fn test_sim_open_with_port_drives_that_port_not_a_motor() {
+        // The "outside" device: a motor of the test's own on its own pty.
+        let time = Arc::new(ManualTime::default());
+        let outside =
+            SimMotor::start_with_time(settings_9600(Protocol::PelcoD, 1), time.clone()).unwrap();
+        let spec = board(&format!(
+            "[ptz]\nport = \"{}\"",
+            outside.port_path().display()
+        ));
+        let sim = open(&spec).unwrap().unwrap();
+        assert!(sim.motor.is_none());
+        let err = sim.pan_tilt.position().unwrap_err();
+        assert_eq!(err.kind(), HalErrorKind::NotSupported);
+        sim.pan_tilt.execute(mv(Direction::Left, 4)).unwrap();
+        wait_frames(&outside, 1);
+        time.advance(Duration::from_secs(1));
+        assert_near(outside.position(), 115.0, 45.0, 1.0);
+    }
 }

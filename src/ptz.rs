@@ -21,11 +21,13 @@ pub const MAX_CRUISE_MAPS: usize = 8;
 pub const MAX_CRUISE_POINTS: usize = 8;
 /// Longest preset or map name.
 pub const MAX_NAME_LEN: usize = 20;
-/// Time a move at the fastest speed takes from one end of travel to the other: moving this
+/// Time a move at the fastest speed (guide speed 4) takes from one end of travel to the other: moving this
 /// long towards a limit reaches it from anywhere.
 pub const FULL_TRAVEL: Duration = Duration::from_secs(8);
 /// Time allowed for a call-preset move to arrive before lingering starts.
 pub const PRESET_SETTLE: Duration = Duration::from_secs(3);
+/// The guide's fastest PTZ speed (0 very slow ..= 4 very fast).
+pub const FASTEST: u8 = 4;
 /// First controller preset number used for user presets.
 pub const FIRST_USER_SLOT: i64 = 1;
 /// Last controller preset number used for user presets.
@@ -48,7 +50,7 @@ pub const DEFAULT_CRUISES: &[(&str, &[&str])] = &[
 /// Where a step goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Target {
-    /// Move towards a limit for [`FULL_TRAVEL`] at the fastest speed, then stop.
+    /// Move towards a limit for [`FULL_TRAVEL`] at the fastest speed (guide speed 4), then stop.
     Limit(Direction),
     /// Call a controller preset.
     Preset(u8),
@@ -166,7 +168,7 @@ pub async fn run_steps(motor: &dyn PanTilt, name: &str, steps: &[Step], limit: C
                         name,
                         PtzCommand::Move {
                             direction,
-                            speed: 0,
+                            speed: FASTEST,
                         },
                     )
                     .await;
@@ -179,7 +181,7 @@ pub async fn run_steps(motor: &dyn PanTilt, name: &str, steps: &[Step], limit: C
                         name,
                         PtzCommand::Move {
                             direction,
-                            speed: 0,
+                            speed: FASTEST,
                         },
                     )
                     .await;
@@ -371,7 +373,7 @@ mod tests {
                     Duration::ZERO,
                     PtzCommand::Move {
                         direction: Direction::Left,
-                        speed: 0
+                        speed: FASTEST
                     }
                 ),
                 (FULL_TRAVEL, PtzCommand::Stop)

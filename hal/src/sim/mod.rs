@@ -30,6 +30,8 @@ pub struct SimDevices {
     /// The simulated sensor (the same device as `Hal::video`): the PTZ motor moves its view,
     /// tests inject capture failures.
     pub video: Arc<video::SimVideo>,
+    /// The built-in PTZ motor (`None` without `[ptz]`, or when `[ptz] port` names a port).
+    pub motor: Option<Arc<ptz::SimMotor>>,
 }
 
 /// Opens the simulated board described by `board`.
@@ -41,13 +43,14 @@ pub fn open(board: Arc<BoardSpec>, data_dir: &Path) -> HalResult<Hal> {
 /// Opens the simulated board and also returns the handles tests use to drive it.
 pub fn open_with_devices(board: Arc<BoardSpec>, data_dir: &Path) -> HalResult<(Hal, SimDevices)> {
     let video = Arc::new(video::SimVideo::open(&board)?);
-    let devices = SimDevices {
+    let mut devices = SimDevices {
         ir_led: Arc::new(gpio::SimLine::new("ir_led")),
         ir_cut: Arc::new(gpio::SimLine::new("ir_cut")),
         alarm_in: Arc::new(gpio::SimLine::new("alarm_in")),
         alarm_out: Arc::new(gpio::SimLine::new("alarm_out")),
         light_sensor: Arc::new(gpio::SimLine::new("light_sensor")),
         video: video.clone(),
+        motor: None,
     };
     let storage = match &board.storage {
         Some(spec) => Some(
@@ -56,7 +59,11 @@ pub fn open_with_devices(board: Arc<BoardSpec>, data_dir: &Path) -> HalResult<(H
         ),
         None => None,
     };
-    let ptz = ptz::open(&board)?;
+    let (ptz, motor) = match ptz::open(&board)? {
+        Some(sim_ptz) => (Some(sim_ptz.pan_tilt), sim_ptz.motor),
+        None => (None, None),
+    };
+    devices.motor = motor;
     let io = board.capabilities.io_alarm;
     let hal = Hal {
         video: Some(video),

@@ -1,6 +1,14 @@
 //! Pan/tilt/zoom role: the motor controller behind the RS485 port.
+//!
+//! This module owns the role's types and trait. [`pelco`] is the pure Pelco-D/P framing and
+//! parsing; [`serial`] is the serial-port transport that implements [`PanTilt`] over it (used by
+//! the Linux backend and by the simulated board, whose motor sits behind a real pty).
 
-use crate::HalResult;
+pub mod pelco;
+pub mod serial;
+
+use crate::board::PtzSpec;
+use crate::{HalError, HalErrorKind, HalResult};
 
 /// One of the guide's eight move directions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,8 +31,9 @@ pub enum Direction {
     DownRight,
 }
 
-/// A motor command. Speeds are the guide's PTZ speed 0 (fastest) ..= 4 (slowest) and zoom
-/// speed 0 (slow) ..= 2 (fast); backends map them onto protocol speeds.
+/// A motor command. Speeds are the guide's PTZ speed 0 (very slow) ..= 4 (very fast), as
+/// getPTZSpeed/setPTZSpeed enumerate them, and zoom speed 0 (slow) ..= 2 (fast); backends map
+/// them onto protocol speeds (see [`pelco::PAN_TILT_SPEEDS`] and [`pelco::ZOOM_SPEEDS`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PtzCommand {
     /// Start moving until [`PtzCommand::Stop`].
@@ -93,6 +102,37 @@ pub struct SerialSettings {
     pub stop_bits: u8,
     /// Parity.
     pub parity: Parity,
+}
+
+impl SerialSettings {
+    /// The factory settings a board file's `[ptz]` table declares.
+    pub fn from_board(spec: &PtzSpec) -> SerialSettings {
+        SerialSettings {
+            protocol: spec.protocol,
+            address: spec.address,
+            baud: spec.baud,
+            data_bits: spec.data_bits,
+            stop_bits: spec.stop_bits,
+            parity: spec.parity,
+        }
+    }
+
+    /// Checks the values a UART and the protocol accept: address 1..=255 (see
+    /// [`pelco::wire_address`]), a non-zero baud rate, 5..=8 data bits, 1 or 2 stop bits.
+    pub fn validate(&self) -> HalResult<()> {
+        pelco::wire_address(self.protocol, self.address)?;
+        let invalid = |what: String| Err(HalError::new(HalErrorKind::InvalidArgument, what));
+        if self.baud == 0 {
+            return invalid("serial settings: baud rate 0".into());
+        }
+        if !(5..=8).contains(&self.data_bits) {
+            return invalid(format!("serial settings: {} data bits", self.data_bits));
+        }
+        if !(1..=2).contains(&self.stop_bits) {
+            return invalid(format!("serial settings: {} stop bits", self.stop_bits));
+        }
+        Ok(())
+    }
 }
 
 /// Pan/tilt/zoom position as a simulated or position-reporting motor knows it.

@@ -1,1 +1,4 @@
 //! ipcamd
+
+pub mod firmware;
+pub mod systemd;

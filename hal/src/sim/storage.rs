@@ -27,6 +27,8 @@ impl Storage for SimStorage {
         &self.root
     }
 
+    // The statvfs fields are u32 on 32-bit ARM and u64 on x86_64: the conversions are needed.
+    #[allow(clippy::useless_conversion)]
     fn space(&self) -> HalResult<Space> {
         let stat = nix::sys::statvfs::statvfs(&self.root).map_err(|e| {
             HalError::new(HalErrorKind::Io, "statvfs on the SD folder").with_source(e)

@@ -27,12 +27,22 @@ usage:
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match run(&args) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(Done::Success) => ExitCode::SUCCESS,
+        Ok(Done::NothingToDo) => ExitCode::from(3),
         Err(message) => {
             eprintln!("ipcamd-fwtool: {message}");
             ExitCode::FAILURE
         }
     }
+}
+
+/// How a successful command ended.
+enum Done {
+    /// It did what was asked.
+    Success,
+    /// `rollback-if-unconfirmed` found nothing to roll back (exit status 3, so the rollback
+    /// unit's restart step does not run).
+    NothingToDo,
 }
 
 /// Parsed `--flag value` options and the remaining positional arguments.
@@ -94,7 +104,7 @@ impl Args {
     }
 }
 
-fn run(args: &[String]) -> Result<(), String> {
+fn run(args: &[String]) -> Result<Done, String> {
     let Some((command, rest)) = args.split_first() else {
         return Err(USAGE.into());
     };
@@ -111,15 +121,15 @@ fn run(args: &[String]) -> Result<(), String> {
                 secret.display(),
                 public.display()
             );
-            Ok(())
+            Ok(Done::Success)
         }
         "pubkey" => {
             let a = Args::parse(rest, &["key"])?;
             let key = keys::read_signing_key(Path::new(a.need("key")?)).map_err(err)?;
             println!("{}", hex(key.verifying_key().as_bytes()));
-            Ok(())
+            Ok(Done::Success)
         }
-        "sign" => sign(rest),
+        "sign" => sign(rest).map(|()| Done::Success),
         "verify" => {
             let a = Args::parse(rest, &["pubkey", "board"])?;
             let key = keys::read_public_key(Path::new(a.need("pubkey")?)).map_err(err)?;
@@ -128,7 +138,7 @@ fn run(args: &[String]) -> Result<(), String> {
                     .map_err(|e| format!("REJECTED ({}): {e}", e.kind()))?;
             print_info(&verified.info);
             println!("signature  good");
-            Ok(())
+            Ok(Done::Success)
         }
         "inspect" => {
             let a = Args::parse(rest, &[])?;
@@ -140,7 +150,7 @@ fn run(args: &[String]) -> Result<(), String> {
             println!("payload    {} bytes", header.payload_len);
             println!("sha256     {}", hex(&header.payload_sha256));
             println!("signature  not checked (use verify)");
-            Ok(())
+            Ok(Done::Success)
         }
         "install" => {
             let a = Args::parse(rest, &["pubkey", "board", "root"])?;
@@ -150,7 +160,7 @@ fn run(args: &[String]) -> Result<(), String> {
                     .map_err(|e| format!("REJECTED ({}): {e}", e.kind()))?;
             let release = firmware::install(verified, Path::new(a.need("root")?)).map_err(err)?;
             println!("installed {}", release.display());
-            Ok(())
+            Ok(Done::Success)
         }
         "confirm" => {
             let a = Args::parse(rest, &["root"])?;
@@ -163,13 +173,13 @@ fn run(args: &[String]) -> Result<(), String> {
                     "no trial to confirm"
                 }
             );
-            Ok(())
+            Ok(Done::Success)
         }
         "rollback" => {
             let a = Args::parse(rest, &["root"])?;
             let version = firmware::rollback(Path::new(a.need("root")?)).map_err(err)?;
             println!("rolled back to {version}");
-            Ok(())
+            Ok(Done::Success)
         }
         "rollback-if-unconfirmed" => {
             let a = Args::parse(rest, &["root"])?;
@@ -177,14 +187,15 @@ fn run(args: &[String]) -> Result<(), String> {
             if firmware::rollback_if_unconfirmed(root).map_err(err)? {
                 let version = firmware::installed_version(root).map_err(err)?;
                 println!("rolled back to {}", version.as_deref().unwrap_or("?"));
+                Ok(Done::Success)
             } else {
                 println!("current release is confirmed; nothing to do");
+                Ok(Done::NothingToDo)
             }
-            Ok(())
         }
         "-h" | "--help" | "help" => {
             println!("{USAGE}");
-            Ok(())
+            Ok(Done::Success)
         }
         other => Err(format!("unknown command {other:?}\n{USAGE}")),
     }

@@ -35,6 +35,9 @@ pub struct BoardSpec {
     /// Hardware-dependent factory defaults.
     #[serde(default)]
     pub defaults: Defaults,
+    /// Firmware upgrade: which images fit this board and the key they must be signed with.
+    #[serde(default)]
+    pub firmware: Option<FirmwareSpec>,
     /// Directory of the board file, for resolving relative paths (not a key of the file).
     #[serde(skip)]
     pub dir: PathBuf,
@@ -278,6 +281,19 @@ pub struct StorageSpec {
     pub path: PathBuf,
 }
 
+/// `[firmware]`: what a firmware image must declare and be signed with to be installed here.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FirmwareSpec {
+    /// Board compatibility id; an image installs only if its header lists this id.
+    pub board_id: String,
+    /// Ed25519 public key file (64 hex digits) that images must be signed with. Relative paths
+    /// are relative to the board file. The `IPCAMD_FW_PUBKEY` environment variable (a path)
+    /// overrides it.
+    #[serde(default)]
+    pub public_key: Option<PathBuf>,
+}
+
 /// `[defaults]`: factory defaults that depend on the hardware.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -380,6 +396,16 @@ impl BoardSpec {
             }
             if self.ptz.as_ref().is_some_and(|p| p.port.is_none()) {
                 return invalid("board file: a linux board's [ptz] needs a port");
+            }
+        }
+        if let Some(fw) = &self.firmware {
+            let id_ok = !fw.board_id.is_empty()
+                && fw
+                    .board_id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+            if !id_ok {
+                return invalid("board file: firmware.board_id must be [A-Za-z0-9._-]+");
             }
         }
         if ![50, 60].contains(&self.defaults.mains_hz) {

@@ -1,1 +1,2 @@
 //! ipcamd
+pub mod motion;

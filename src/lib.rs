@@ -1,2 +1,3 @@
 //! ipcamd
+pub mod ir_auto;
 pub mod motion;

@@ -2,6 +2,7 @@
 //! video scene moves, the motor moves and reports where it is, GPIO lines hold levels and
 //! record their history). Always compiled, public, so the daemon's tests drive it directly.
 
+pub mod control;
 pub mod gpio;
 pub mod ptz;
 pub mod storage;
@@ -27,6 +28,8 @@ pub struct SimDevices {
     pub alarm_out: Arc<gpio::SimLine>,
     /// Light sensor line (active = dark).
     pub light_sensor: Arc<gpio::SimLine>,
+    /// The GPIO control socket, when the board file names one (`gpio.control_socket`).
+    pub control: Option<Arc<control::ControlSocket>>,
 }
 
 /// Opens the simulated board described by `board`.
@@ -37,12 +40,13 @@ pub fn open(board: Arc<BoardSpec>, data_dir: &Path) -> HalResult<Hal> {
 
 /// Opens the simulated board and also returns the handles tests use to drive it.
 pub fn open_with_devices(board: Arc<BoardSpec>, data_dir: &Path) -> HalResult<(Hal, SimDevices)> {
-    let devices = SimDevices {
+    let mut devices = SimDevices {
         ir_led: Arc::new(gpio::SimLine::new("ir_led")),
         ir_cut: Arc::new(gpio::SimLine::new("ir_cut")),
         alarm_in: Arc::new(gpio::SimLine::new("alarm_in")),
         alarm_out: Arc::new(gpio::SimLine::new("alarm_out")),
         light_sensor: Arc::new(gpio::SimLine::new("light_sensor")),
+        control: None,
     };
     let storage = match &board.storage {
         Some(spec) => Some(
@@ -54,6 +58,11 @@ pub fn open_with_devices(board: Arc<BoardSpec>, data_dir: &Path) -> HalResult<(H
     let video = video::SimVideo::open(&board)?;
     let ptz = ptz::open(&board)?;
     let io = board.capabilities.io_alarm;
+    // Last, so no earlier failure leaves a socket running.
+    if let Some(socket) = &board.gpio.control_socket {
+        let started = control::ControlSocket::start(&data_dir.join(socket), &devices)?;
+        devices.control = Some(Arc::new(started));
+    }
     let hal = Hal {
         video: Some(Arc::new(video)),
         encoder: Arc::new(video::SoftwareJpegEncoder::default()),

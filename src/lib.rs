@@ -9,6 +9,8 @@ pub mod civil_time;
 pub mod daemon;
 pub mod firmware;
 pub mod http;
+pub mod ir_auto;
+pub mod motion;
 pub mod ptz;
 pub mod state;
 pub mod store;

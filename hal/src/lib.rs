@@ -50,6 +50,8 @@ pub struct Hal {
     pub clock: Arc<dyn clock::Clock>,
     /// Recording medium (SD card).
     pub storage: Option<Arc<dyn storage::Storage>>,
+    /// The simulated board's devices, for its observers (None on real hardware).
+    pub sim: Option<sim::SimDevices>,
 }
 
 impl Hal {

@@ -40,5 +40,6 @@ pub fn open(board: Arc<BoardSpec>, _data_dir: &Path) -> HalResult<Hal> {
         clock: Arc::new(OffsetClock::default()),
         storage,
         board,
+        sim: None,
     })
 }

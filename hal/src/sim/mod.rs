@@ -2,6 +2,7 @@
 //! video scene moves, the motor moves and reports where it is, GPIO lines hold levels and
 //! record their history). Always compiled, public, so the daemon's tests drive it directly.
 
+pub mod control;
 pub mod gpio;
 pub mod ptz;
 pub mod storage;
@@ -32,6 +33,8 @@ pub struct SimDevices {
     pub video: Arc<video::SimVideo>,
     /// The built-in PTZ motor (`None` without `[ptz]`, or when `[ptz] port` names a port).
     pub motor: Option<Arc<ptz::SimMotor>>,
+    /// The GPIO control socket, when the board file names one (`gpio.control_socket`).
+    pub control: Option<Arc<control::ControlSocket>>,
 }
 
 /// Opens the simulated board described by `board`.
@@ -51,6 +54,7 @@ pub fn open_with_devices(board: Arc<BoardSpec>, data_dir: &Path) -> HalResult<(H
         light_sensor: Arc::new(gpio::SimLine::new("light_sensor")),
         video: video.clone(),
         motor: None,
+        control: None,
     };
     let storage = match &board.storage {
         Some(spec) => Some(
@@ -65,6 +69,11 @@ pub fn open_with_devices(board: Arc<BoardSpec>, data_dir: &Path) -> HalResult<(H
     };
     devices.motor = motor;
     let io = board.capabilities.io_alarm;
+    // Last, so no earlier failure leaves a socket running.
+    if let Some(socket) = &board.gpio.control_socket {
+        let started = control::ControlSocket::start(&data_dir.join(socket), &devices)?;
+        devices.control = Some(Arc::new(started));
+    }
     let hal = Hal {
         video: Some(video),
         encoder: Arc::new(video::SoftwareJpegEncoder),
@@ -77,6 +86,7 @@ pub fn open_with_devices(board: Arc<BoardSpec>, data_dir: &Path) -> HalResult<(H
         clock: Arc::new(OffsetClock::default()),
         storage,
         board,
+        sim: Some(devices.clone()),
     };
     Ok((hal, devices))
 }

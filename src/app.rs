@@ -40,6 +40,8 @@ pub struct App {
     pub accounts: Accounts,
     /// Live state for getDevState.
     pub state: DeviceState,
+    /// The media pipeline, once started (boards without video never have one).
+    pub media: std::sync::OnceLock<Arc<crate::media::Media>>,
     /// PTZ job runner, when the board has a motor.
     pub ptz: Option<crate::ptz::Ptz>,
     /// Data directory (database, snapshots of the simulated SD card).
@@ -60,6 +62,7 @@ impl App {
             _ => None,
         };
         Ok(Arc::new(App {
+            media: std::sync::OnceLock::new(),
             ptz,
             hal,
             store,

@@ -98,6 +98,9 @@ pub async fn run(options: Options) -> Result<(), StartupError> {
         options.board.display()
     );
     started.app.log_event(LogKind::PowerOn, "", "");
+    if let Some(media) = crate::media::Media::start(&started.app) {
+        let _ = started.app.media.set(media);
+    }
     config::apply_image_settings(&started.app);
     crate::cgi::commands::ptz::start_up_self_test(&started.app);
     let serve = crate::http::serve(started.app.clone(), started.listener);

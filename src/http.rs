@@ -113,6 +113,9 @@ pub async fn handle(
     };
     match path.as_str() {
         "/cgi-bin/CGIProxy.fcgi" | "/cgi-bin/CGIStream.cgi" => {}
+        p if p.starts_with("/snapPic/") && req.method() == Method::GET => {
+            return Ok(serve_snapshot(app, peer, &p["/snapPic/".len()..], &query).await);
+        }
         _ => return Ok(plain(StatusCode::NOT_FOUND, "not found\n")),
     }
     let upload = match *req.method() {
@@ -138,7 +141,99 @@ pub async fn handle(
         }
     };
     drop(upload);
+    if outcome.code == 0 && matches!(outcome.reply, Reply::MjpegStream) {
+        if let Some(media) = app.media.get() {
+            let parts = media.subscribe(&tokio::runtime::Handle::current());
+            let mut response = Response::new(
+                MjpegBody {
+                    parts,
+                    queued: Vec::new(),
+                }
+                .boxed(),
+            );
+            let content_type = format!(
+                "multipart/x-mixed-replace;boundary={}",
+                crate::media::BOUNDARY
+            );
+            if let Ok(value) = HeaderValue::from_str(&content_type) {
+                response.headers_mut().insert(CONTENT_TYPE, value);
+            }
+            response
+                .headers_mut()
+                .insert("cache-control", HeaderValue::from_static("no-store"));
+            return Ok(response);
+        }
+    }
     Ok(render(outcome))
+}
+
+/// `/snapPic/NAME.jpg`: a picture saved by snapPicture, for authenticated users only. The name
+/// is checked against a strict pattern, never used as a path as given.
+async fn serve_snapshot(
+    app: Arc<App>,
+    peer: SocketAddr,
+    name: &str,
+    query: &str,
+) -> Response<Body> {
+    let valid = name.len() <= 64
+        && name.ends_with(".jpg")
+        && name[..name.len() - 4]
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if !valid {
+        return plain(StatusCode::NOT_FOUND, "not found\n");
+    }
+    let Ok(query) = Query::parse(query) else {
+        return plain(StatusCode::BAD_REQUEST, "bad query\n");
+    };
+    let name = name.to_owned();
+    let result = tokio::task::spawn_blocking(move || {
+        cgi::authenticate(&app, &query, peer.ip())?;
+        let path = crate::cgi::commands::video::snapshot_dir(&app).join(&name);
+        std::fs::read(path).map_err(|_| cgi::CgiError::Exec("no such snapshot".into()))
+    })
+    .await;
+    match result {
+        Ok(Ok(jpeg)) => {
+            let mut response = Response::new(full(jpeg));
+            response
+                .headers_mut()
+                .insert(CONTENT_TYPE, HeaderValue::from_static("image/jpeg"));
+            response
+        }
+        Ok(Err(cgi::CgiError::Auth)) => plain(StatusCode::UNAUTHORIZED, "credentials needed\n"),
+        _ => plain(StatusCode::NOT_FOUND, "not found\n"),
+    }
+}
+
+/// The body of a GetMJStream reply: multipart parts from the viewer's bounded queue.
+struct MjpegBody {
+    parts: tokio::sync::mpsc::Receiver<crate::media::MjpegPart>,
+    /// Frames of the current part still to send, in reverse order.
+    queued: Vec<Bytes>,
+}
+
+impl hyper::body::Body for MjpegBody {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, std::io::Error>>> {
+        use std::task::Poll;
+        if let Some(next) = self.queued.pop() {
+            return Poll::Ready(Some(Ok(hyper::body::Frame::data(next))));
+        }
+        match self.parts.poll_recv(cx) {
+            Poll::Ready(Some(part)) => {
+                self.queued = vec![Bytes::from_static(b"\r\n"), part.jpeg];
+                Poll::Ready(Some(Ok(hyper::body::Frame::data(part.head))))
+            }
+            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Pending => Poll::Pending,
+        }
+    }
 }
 
 async fn save_upload(app: &App, body: Incoming) -> Result<tempfile_lite::TempFile, Response<Body>> {

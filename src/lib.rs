@@ -10,6 +10,7 @@ pub mod daemon;
 pub mod firmware;
 pub mod http;
 pub mod ir_auto;
+pub mod media;
 pub mod motion;
 pub mod ptz;
 pub mod state;

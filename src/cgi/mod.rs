@@ -181,7 +181,8 @@ fn run(
     handler(&request)
 }
 
-fn authenticate(app: &App, query: &Query, peer: IpAddr) -> CgiResult<User> {
+/// Checks a query's `usr`/`pwd` (both readings of `+`), with the address lock-out.
+pub fn authenticate(app: &App, query: &Query, peer: IpAddr) -> CgiResult<User> {
     let (Some(name), name_literal) = query.credential("usr") else {
         return Err(CgiError::Auth);
     };

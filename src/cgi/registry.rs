@@ -13,9 +13,6 @@ pub type Handler = fn(&Request) -> CgiResult<Reply>;
 
 /// Commands not implemented yet, with what will deliver them.
 pub const NOT_YET_IMPLEMENTED: &[(&str, &str)] = &[
-    ("GetMJStream", "live video (issue 6)"),
-    ("snapPicture", "live video (issue 6)"),
-    ("snapPicture2", "live video (issue 6)"),
     ("getRecordList", "recording (no issue filed yet)"),
     ("getRecordList2", "recording (no issue filed yet)"),
     ("reloadRecordindex", "recording (no issue filed yet)"),
@@ -47,6 +44,7 @@ fn table() -> &'static [(&'static str, Handler)] {
         all.extend_from_slice(commands::device::HANDLERS);
         all.extend_from_slice(commands::stream::HANDLERS);
         all.extend_from_slice(commands::ptz::HANDLERS);
+        all.extend_from_slice(commands::video::HANDLERS);
         all
     })
 }

@@ -94,6 +94,8 @@ pub const LOG_LIMIT: i64 = 1000;
 /// Handle on the database.
 pub struct Store {
     conn: Mutex<Connection>,
+    /// Bumped on every settings write, so caches (the media pipeline) know to re-read.
+    generation: std::sync::atomic::AtomicU64,
 }
 
 impl Store {
@@ -107,7 +109,18 @@ impl Store {
         migrations::apply(&mut conn)?;
         Ok(Store {
             conn: Mutex::new(conn),
+            generation: std::sync::atomic::AtomicU64::new(0),
         })
+    }
+
+    /// Changes every time a setting is written.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    fn bump(&self) {
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
     }
 
     fn conn(&self) -> MutexGuard<'_, Connection> {
@@ -152,6 +165,7 @@ impl Store {
             }
         }
         tx.commit()?;
+        self.bump();
         Ok(())
     }
 
@@ -159,6 +173,7 @@ impl Store {
     pub fn clear_section(&self, section: &str) -> StoreResult<()> {
         self.conn()
             .execute("DELETE FROM setting WHERE section = ?1", [section])?;
+        self.bump();
         Ok(())
     }
 
@@ -172,6 +187,7 @@ impl Store {
              DELETE FROM ptz_preset; DELETE FROM cruise_map;",
         )?;
         tx.commit()?;
+        self.bump();
         Ok(())
     }
 

@@ -4,4 +4,5 @@ mod accounts;
 mod registry;
 mod settings;
 mod support;
+mod video;
 mod wire;

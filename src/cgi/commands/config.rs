@@ -501,7 +501,7 @@ fn apply_to_hardware(req: &Request, values: &[(&'static str, String)]) -> CgiRes
             .video
             .as_ref()
             .ok_or_else(|| CgiError::Exec("this board has no video source".into()))?;
-        video.set_control(control, value)?;
+        set_control(req.app, &**video, control, value)?;
     }
     Ok(())
 }
@@ -541,6 +541,35 @@ fn apply_serial_settings(req: &Request, values: &[(&'static str, String)]) -> Cg
     Ok(())
 }
 
+/// Applies one picture control. Mirror and flip fall back to software (the media pipeline
+/// flips the pixels) when the sensor lacks them; other missing controls fail.
+fn set_control(
+    app: &App,
+    video: &dyn ipcamd_hal::video::VideoSource,
+    control: ImageControl,
+    value: i32,
+) -> ipcamd_hal::HalResult<()> {
+    match video.set_control(control, value) {
+        Err(err) if err.kind() == ipcamd_hal::HalErrorKind::NotSupported => {
+            let flag = match (control, app.media.get()) {
+                (ImageControl::Mirror, Some(media)) => &media.soft_mirror,
+                (ImageControl::Flip, Some(media)) => &media.soft_flip,
+                _ => {
+                    tracing::warn!(?control, %err, "the sensor lacks this control");
+                    return Err(err);
+                }
+            };
+            tracing::info!(
+                ?control,
+                "the sensor lacks this control; applied in software"
+            );
+            flag.store(value == 1, std::sync::atomic::Ordering::Relaxed);
+            Ok(())
+        }
+        other => other,
+    }
+}
+
 /// Re-applies every stored image setting to the video source (start-up, reset).
 pub fn apply_image_settings(app: &App) {
     let Some(video) = &app.hal.video else { return };
@@ -559,7 +588,7 @@ pub fn apply_image_settings(app: &App) {
             .ok()
             .and_then(|v| v.parse::<i32>().ok());
         if let Some(value) = value {
-            if let Err(err) = video.set_control(control, value) {
+            if let Err(err) = set_control(app, &**video, control, value) {
                 tracing::warn!(?control, %err, "image setting not applied at start-up");
             }
         }

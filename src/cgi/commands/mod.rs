@@ -6,3 +6,4 @@ pub mod device;
 pub mod ptz;
 pub mod stream;
 pub mod user;
+pub mod video;

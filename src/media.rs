@@ -1,0 +1,427 @@
+//! The media pipeline: one capture thread turns the sensor's frames into the camera's pictures
+//! (software mirror/flip where the sensor lacks it, timestamp and name OSD, privacy masks),
+//! publishes the newest processed main-stream frame for snapshots and the motion detector, and
+//! encodes the sub stream to JPEG once per frame *only while someone watches*, shared by every
+//! viewer as reference-counted bytes. Each viewer has a bounded queue: a slow viewer drops
+//! frames, never slows the others or grows memory.
+//!
+//! Settings are cached and re-read when the store's generation changes, so a stream-parameter
+//! change reconfigures the sensor on the next frame without dropping connected viewers.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use ipcamd_hal::video::overlay::{self, Rect};
+use ipcamd_hal::video::{CaptureConfig, Frame, PixelFormat, convert};
+use tokio::sync::{broadcast, mpsc, watch};
+
+use crate::app::App;
+use crate::cgi::commands::config::read_value;
+use crate::cgi::commands::stream::{RESOLUTIONS, stream_value};
+use crate::civil_time;
+
+/// MJPEG parts kept for lagging viewers before they skip ahead.
+const BROADCAST_DEPTH: usize = 2;
+/// Frames queued per viewer connection.
+pub const VIEWER_QUEUE: usize = 2;
+/// Boundary of the MJPEG multipart stream.
+pub const BOUNDARY: &str = "ipcamd";
+/// JPEG quality of the MJPEG stream.
+const STREAM_QUALITY: u8 = 70;
+/// Longest wait for a first frame when a snapshot is asked for.
+const SNAPSHOT_WAIT: Duration = Duration::from_secs(5);
+
+/// One MJPEG part: its multipart head and the JPEG, both shared by every viewer.
+#[derive(Debug, Clone)]
+pub struct MjpegPart {
+    /// `--boundary`, Content-Type and Content-Length lines.
+    pub head: Bytes,
+    /// The JPEG.
+    pub jpeg: Bytes,
+}
+
+/// What the pipeline needs from the settings, cached between store changes.
+#[derive(Debug, Clone, PartialEq)]
+struct MediaSettings {
+    main: CaptureConfig,
+    sub: CaptureConfig,
+    sub_is_mjpeg: bool,
+    timestamp: bool,
+    dev_name: Option<String>,
+    masks: Vec<Rect>,
+    time_zone: i64,
+    dst: bool,
+    date_format: i64,
+}
+
+fn int(app: &App, section: &str, field: &str) -> i64 {
+    read_value(app, section, field)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+fn stream_config(app: &App, section: &str, stream_type: i64) -> CaptureConfig {
+    let resolution = stream_value(app, section, "resolution", stream_type).unwrap_or(1);
+    let (width, height) = RESOLUTIONS
+        .get(resolution as usize)
+        .copied()
+        .unwrap_or((640, 480));
+    let fps = stream_value(app, section, "frameRate", stream_type)
+        .unwrap_or(15)
+        .clamp(1, 30);
+    CaptureConfig {
+        width,
+        height,
+        fps: fps as u32,
+    }
+}
+
+impl MediaSettings {
+    fn read(app: &App) -> MediaSettings {
+        let main_type = int(app, "main_stream_type", "streamType");
+        let sub_type = int(app, "sub_stream_type", "streamType");
+        let main = stream_config(app, "main_stream", main_type);
+        let mut sub = stream_config(app, "sub_stream", sub_type);
+        // The sub stream never exceeds the main one: it is scaled from it.
+        sub.width = sub.width.min(main.width);
+        sub.height = sub.height.min(main.height);
+        let masks = if int(app, "osd", "isEnableOSDMask") == 1 {
+            (0..4)
+                .map(|n| {
+                    let v = |k: &str| {
+                        int(app, "osd_mask_area", &format!("{k}_{n}")).clamp(0, 10_000) as u32
+                    };
+                    // Coordinates are in a 10000×10000 space over the picture, so masks stay
+                    // put whatever the resolution.
+                    (v("x1"), v("y1"), v("x2"), v("y2"))
+                })
+                .filter(|(x1, y1, x2, y2)| x2 > x1 && y2 > y1)
+                .map(|(x1, y1, x2, y2)| Rect::from_corners(x1, y1, x2, y2))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        MediaSettings {
+            main,
+            sub,
+            sub_is_mjpeg: int(app, "sub_stream_format", "format") == 1,
+            timestamp: int(app, "osd", "isEnableTimeStamp") == 1,
+            dev_name: (int(app, "osd", "isEnableDevName") == 1)
+                .then(|| read_value(app, "dev_name", "devName").unwrap_or_default()),
+            masks,
+            time_zone: int(app, "time", "timeZone"),
+            dst: int(app, "time", "isDst") == 1,
+            date_format: int(app, "time", "dateFormat"),
+        }
+    }
+}
+
+/// Handle on the running pipeline.
+pub struct Media {
+    latest: watch::Sender<Option<Arc<Frame>>>,
+    mjpeg: broadcast::Sender<MjpegPart>,
+    /// Frames captured since start (the watchdog's progress counter).
+    pub frames: AtomicU64,
+    /// The sensor could not mirror: mirror in software.
+    pub soft_mirror: AtomicBool,
+    /// The sensor could not flip: flip in software.
+    pub soft_flip: AtomicBool,
+    last_error: Mutex<Option<String>>,
+}
+
+impl Media {
+    /// Starts the capture thread for `app` (when the board has a video source).
+    pub fn start(app: &Arc<App>) -> Option<Arc<Media>> {
+        app.hal.video.as_ref()?;
+        let (latest, _) = watch::channel(None);
+        let (mjpeg, _) = broadcast::channel(BROADCAST_DEPTH);
+        let media = Arc::new(Media {
+            latest,
+            mjpeg,
+            frames: AtomicU64::new(0),
+            soft_mirror: AtomicBool::new(false),
+            soft_flip: AtomicBool::new(false),
+            last_error: Mutex::new(None),
+        });
+        let thread_media = media.clone();
+        let app = Arc::downgrade(app);
+        let spawned = std::thread::Builder::new()
+            .name("capture".into())
+            .spawn(move || {
+                capture_loop(&app, &thread_media);
+            });
+        if let Err(err) = spawned {
+            tracing::error!(%err, "cannot start the capture thread");
+            return None;
+        }
+        Some(media)
+    }
+
+    /// A processed main-stream frame whose capture began after this call, so it shows every
+    /// setting changed before it; waits up to a few seconds, then settles for the newest.
+    pub fn latest_frame(&self) -> Option<Arc<Frame>> {
+        let deadline = Instant::now() + SNAPSHOT_WAIT;
+        // The frame being captured now may have started before the call: skip it too.
+        let wanted = self.frames.load(Ordering::Acquire) + 2;
+        loop {
+            let newest = self.latest.borrow().clone();
+            if let Some(frame) = newest {
+                if self.frames.load(Ordering::Acquire) >= wanted || Instant::now() >= deadline {
+                    return Some(frame);
+                }
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// A new MJPEG viewer: a bounded queue fed from the shared stream.
+    pub fn subscribe(&self, runtime: &tokio::runtime::Handle) -> mpsc::Receiver<MjpegPart> {
+        let mut parts = self.mjpeg.subscribe();
+        let (tx, rx) = mpsc::channel(VIEWER_QUEUE);
+        runtime.spawn(async move {
+            loop {
+                match parts.recv().await {
+                    Ok(part) => match tx.try_send(part) {
+                        Ok(()) | Err(mpsc::error::TrySendError::Full(_)) => {}
+                        Err(mpsc::error::TrySendError::Closed(_)) => return,
+                    },
+                    Err(broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(broadcast::error::RecvError::Closed) => return,
+                }
+            }
+        });
+        rx
+    }
+
+    /// Number of MJPEG viewers.
+    pub fn viewers(&self) -> usize {
+        self.mjpeg.receiver_count()
+    }
+
+    /// The last capture error, while the source is failing.
+    pub fn last_error(&self) -> Option<String> {
+        self.last_error
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+}
+
+fn capture_loop(app: &std::sync::Weak<App>, media: &Media) {
+    let mut generation = u64::MAX;
+    let mut settings: Option<MediaSettings> = None;
+    let mut sub_buffer: Vec<u8> = Vec::new();
+    let mut jpeg: Vec<u8> = Vec::new();
+    let mut next_sub_frame = Instant::now();
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        let Some(app) = app.upgrade() else { return };
+        let Some(video) = app.hal.video.clone() else {
+            return;
+        };
+        if app.store.generation() != generation {
+            generation = app.store.generation();
+            let fresh = MediaSettings::read(&app);
+            if settings.as_ref().is_none_or(|s| s.main != fresh.main) {
+                if let Err(err) = video.configure(fresh.main) {
+                    tracing::warn!(%err, ?fresh.main, "sensor refused the stream configuration");
+                }
+            }
+            settings = Some(fresh);
+        }
+        let Some(current) = settings.clone() else {
+            continue;
+        };
+        let frame = match video.next_frame(Duration::from_secs(2)) {
+            Ok(frame) => {
+                if media
+                    .last_error
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .take()
+                    .is_some()
+                {
+                    tracing::info!("capture recovered");
+                }
+                backoff = Duration::from_millis(100);
+                frame
+            }
+            Err(err) => {
+                let mut last = media.last_error.lock().unwrap_or_else(|e| e.into_inner());
+                if last.is_none() {
+                    tracing::warn!(%err, "capture failed; retrying with back-off");
+                }
+                *last = Some(err.to_string());
+                drop(last);
+                drop(app);
+                std::thread::sleep(backoff);
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+                continue;
+            }
+        };
+        let frame = process(&app, media, &current, frame);
+        let frame = Arc::new(frame);
+        media.latest.send_replace(Some(frame.clone()));
+        media.frames.fetch_add(1, Ordering::Release);
+        let now = Instant::now();
+        if media.viewers() > 0 && current.sub_is_mjpeg && now >= next_sub_frame {
+            next_sub_frame =
+                now.max(next_sub_frame) + Duration::from_secs(1) / current.sub.fps.max(1);
+            match encode_sub(&app, &frame, current.sub, &mut sub_buffer, &mut jpeg) {
+                Ok(()) => {
+                    let head = format!(
+                        "--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {}\r\n\r\n",
+                        jpeg.len()
+                    );
+                    let part = MjpegPart {
+                        head: Bytes::from(head),
+                        jpeg: Bytes::copy_from_slice(&jpeg),
+                    };
+                    let _ = media.mjpeg.send(part);
+                }
+                Err(err) => tracing::warn!(%err, "sub-stream encode failed"),
+            }
+        }
+    }
+}
+
+/// Applies orientation, OSD and masks to a captured frame.
+fn process(app: &App, media: &Media, settings: &MediaSettings, mut frame: Frame) -> Frame {
+    if frame.format == PixelFormat::Mjpeg {
+        // Compressed frames pass through untouched: nothing can be drawn on them here.
+        return frame;
+    }
+    let mirror = media.soft_mirror.load(Ordering::Relaxed);
+    let flip = media.soft_flip.load(Ordering::Relaxed);
+    if mirror || flip {
+        match convert::orient_frame(&frame, mirror, flip) {
+            Ok(oriented) => frame = oriented,
+            Err(err) => tracing::debug!(%err, "software orientation skipped"),
+        }
+    }
+    if settings.masks.is_empty() && !settings.timestamp && settings.dev_name.is_none() {
+        return frame;
+    }
+    let (width, height) = (frame.width, frame.height);
+    let data: &mut [u8] = match Arc::get_mut(&mut frame.data) {
+        Some(data) => data,
+        None => {
+            frame.data = Arc::from(&frame.data[..]);
+            Arc::get_mut(&mut frame.data).expect("a fresh copy is unique")
+        }
+    };
+    for mask in &settings.masks {
+        let rect = Rect::from_corners(
+            mask.x * width / 10_000,
+            mask.y * height / 10_000,
+            (mask.x + mask.width) * width / 10_000,
+            (mask.y + mask.height) * height / 10_000,
+        );
+        let result = match frame.format {
+            PixelFormat::I420 => overlay::black_rect(data, width, height, rect),
+            _ => overlay::black_rect_gray(data, width, height, rect),
+        };
+        if let Err(err) = result {
+            tracing::debug!(%err, "privacy mask skipped");
+        }
+    }
+    let scale = (height / 240).max(1);
+    let luma_len = (width * height) as usize;
+    if settings.timestamp {
+        let unix = app.unix_now();
+        let t = civil_time::local_time(unix, settings.time_zone, settings.dst);
+        let date = match settings.date_format {
+            1 => format!("{:02}/{:02}/{:04}", t.day, t.month, t.year),
+            2 => format!("{:02}/{:02}/{:04}", t.month, t.day, t.year),
+            _ => format!("{:04}-{:02}-{:02}", t.year, t.month, t.day),
+        };
+        let text = format!("{date} {:02}:{:02}:{:02}", t.hour, t.minute, t.second);
+        let _ = overlay::draw_text(
+            &mut data[..luma_len],
+            width,
+            height,
+            4 * scale,
+            4 * scale,
+            &text,
+            scale,
+        );
+    }
+    if let Some(name) = &settings.dev_name {
+        let (_, text_height) = overlay::text_box_size(name, scale);
+        let y = height.saturating_sub(text_height + 4 * scale);
+        let _ = overlay::draw_text(
+            &mut data[..luma_len],
+            width,
+            height,
+            4 * scale,
+            y,
+            name,
+            scale,
+        );
+    }
+    frame
+}
+
+fn encode_sub(
+    app: &App,
+    frame: &Frame,
+    sub: CaptureConfig,
+    buffer: &mut Vec<u8>,
+    jpeg: &mut Vec<u8>,
+) -> ipcamd_hal::HalResult<()> {
+    if frame.format != PixelFormat::I420 || (frame.width == sub.width && frame.height == sub.height)
+    {
+        return app.hal.encoder.encode_jpeg(frame, STREAM_QUALITY, jpeg);
+    }
+    let (sw, sh) = (frame.width as usize, frame.height as usize);
+    let (dw, dh) = (sub.width as usize, sub.height as usize);
+    buffer.resize(convert::i420_len(dw, dh), 0);
+    let (src_cw, src_ch) = convert::i420_chroma_size(sw, sh);
+    let (dst_cw, dst_ch) = convert::i420_chroma_size(dw, dh);
+    let (src_y, src_rest) = frame.data.split_at(sw * sh);
+    let (src_u, src_v) = src_rest.split_at(src_cw * src_ch);
+    let (dst_y, dst_rest) = buffer.split_at_mut(dw * dh);
+    let (dst_u, dst_v) = dst_rest.split_at_mut(dst_cw * dst_ch);
+    convert::scale_plane_nearest(src_y, sw, sh, dst_y, dw, dh, 0, 0);
+    convert::scale_plane_nearest(src_u, src_cw, src_ch, dst_u, dst_cw, dst_ch, 0, 0);
+    convert::scale_plane_nearest(src_v, src_cw, src_ch, dst_v, dst_cw, dst_ch, 0, 0);
+    let scaled = Frame {
+        width: sub.width,
+        height: sub.height,
+        format: PixelFormat::I420,
+        data: Arc::from(&buffer[..]),
+        sequence: frame.sequence,
+        captured: frame.captured,
+    };
+    app.hal.encoder.encode_jpeg(&scaled, STREAM_QUALITY, jpeg)
+}
+
+/// JPEG quality for the guide's snapPicQuality (0 low, 1 normal, 2 high).
+pub fn snap_quality(app: &App) -> u8 {
+    match int(app, "snap", "snapPicQuality") {
+        0 => 50,
+        1 => 75,
+        _ => 90,
+    }
+}
+
+/// A JPEG of the newest main-stream frame at the configured snap quality.
+pub fn snapshot_jpeg(app: &App, media: &Media) -> ipcamd_hal::HalResult<Bytes> {
+    let frame = media.latest_frame().ok_or_else(|| {
+        ipcamd_hal::HalError::new(
+            ipcamd_hal::HalErrorKind::Timeout,
+            "no frame from the sensor",
+        )
+    })?;
+    let mut out = Vec::with_capacity(frame.data.len() / 8);
+    app.hal
+        .encoder
+        .encode_jpeg(&frame, snap_quality(app), &mut out)?;
+    Ok(Bytes::from(out))
+}

@@ -14,6 +14,20 @@ use crate::store::{LogRow, Store};
 /// Version reported by getProductAppVer and getDevInfo firmwareVer.
 pub const APP_VERSION: &str = env!("CARGO_PKG_VERSION");
 
+/// Folder of the data directory where fwUpgrade installs releases.
+pub const FIRMWARE_DIR: &str = "firmware";
+/// Set by the start-up loader when it runs an installed release.
+pub const LOADED_RELEASE_ENV: &str = "IPCAMD_RELEASE";
+
+/// Why the daemon leaves its main loop on purpose.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Restart {
+    /// Start again (new firmware, imported settings, simulated reboot).
+    Daemon,
+    /// Reboot the whole camera.
+    System,
+}
+
 /// Guide log IDs (getLog).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(i64)]
@@ -42,6 +56,13 @@ pub struct App {
     pub state: DeviceState,
     /// The media pipeline, once started (boards without video never have one).
     pub media: std::sync::OnceLock<Arc<crate::media::Media>>,
+    /// Set when a command asks the daemon to restart (firmware installed, config imported,
+    /// reboot on the simulated board); the composition root watches it.
+    pub restart: tokio::sync::Notify,
+    /// What the restart is for.
+    pub restart_kind: std::sync::Mutex<Option<Restart>>,
+    /// Version of the running firmware: the installed release's, else this build's.
+    pub firmware_version: String,
     /// PTZ job runner, when the board has a motor.
     pub ptz: Option<crate::ptz::Ptz>,
     /// Data directory (database, snapshots of the simulated SD card).
@@ -61,7 +82,15 @@ impl App {
             (Some(motor), Ok(runtime)) => Some(crate::ptz::Ptz::new(motor.clone(), runtime)),
             _ => None,
         };
+        let firmware_version = crate::firmware::installed_version(&data_dir.join(FIRMWARE_DIR))
+            .ok()
+            .flatten()
+            .filter(|_| std::env::var_os(LOADED_RELEASE_ENV).is_some())
+            .unwrap_or_else(|| APP_VERSION.to_owned());
         Ok(Arc::new(App {
+            restart: tokio::sync::Notify::new(),
+            restart_kind: std::sync::Mutex::new(None),
+            firmware_version,
             media: std::sync::OnceLock::new(),
             ptz,
             hal,
@@ -81,6 +110,13 @@ impl App {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs() as i64)
             .unwrap_or(0)
+    }
+
+    /// Asks the composition root to restart the daemon or reboot the camera once the current
+    /// reply has gone out.
+    pub fn request_restart(&self, kind: Restart) {
+        *self.restart_kind.lock().unwrap_or_else(|e| e.into_inner()) = Some(kind);
+        self.restart.notify_one();
     }
 
     /// Appends to the system log; a failure is logged, never propagated (the log is a record,

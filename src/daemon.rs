@@ -9,7 +9,9 @@ use ipcamd_hal::Hal;
 use ipcamd_hal::board::BoardSpec;
 use tokio::net::TcpListener;
 
-use crate::app::{App, LogKind, StartupError};
+use std::time::Duration;
+
+use crate::app::{App, FIRMWARE_DIR, LogKind, Restart, StartupError};
 use crate::cgi::commands::config;
 use crate::store::Store;
 
@@ -87,30 +89,128 @@ pub async fn start(options: &Options) -> Result<Started, StartupError> {
     })
 }
 
-/// Runs the daemon until the listener fails or a termination signal arrives.
-pub async fn run(options: Options) -> Result<(), StartupError> {
+/// Why [`run`] returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// A termination signal: stop.
+    Stop,
+    /// A command asked for a restart or a reboot.
+    Restart(Restart),
+}
+
+/// Runs the daemon until a termination signal, a restart request, or a fatal error.
+pub async fn run(options: Options) -> Result<Exit, StartupError> {
     let started = start(&options).await?;
     tracing::info!(
         "ipcamd {} listening on http://{} with board \"{}\" ({})",
-        crate::app::APP_VERSION,
+        started.app.firmware_version,
         started.address,
         started.app.hal.board.board.name,
         options.board.display()
     );
-    started.app.log_event(LogKind::PowerOn, "", "");
-    if let Some(media) = crate::media::Media::start(&started.app) {
-        let _ = started.app.media.set(media);
+    let app = started.app.clone();
+    app.log_event(LogKind::PowerOn, "", "");
+    if let Some(media) = crate::media::Media::start(&app) {
+        let _ = app.media.set(media);
     }
-    config::apply_image_settings(&started.app);
-    crate::cgi::commands::ptz::start_up_self_test(&started.app);
-    let serve = crate::http::serve(started.app.clone(), started.listener);
-    tokio::select! {
-        result = serve => result.map_err(|e| err("HTTP server", e)),
-        _ = shutdown_signal() => {
-            tracing::info!("shutting down");
-            Ok(())
+    config::apply_image_settings(&app);
+    crate::cgi::commands::ptz::start_up_self_test(&app);
+    let probe = probe_address(started.address);
+    let serve = crate::http::serve(app.clone(), started.listener);
+    // Ready: listening and the HAL is open. A freshly installed release confirms itself now.
+    match crate::firmware::confirm(&app.data_dir.join(FIRMWARE_DIR)) {
+        Ok(true) => tracing::info!("new firmware started; confirmed"),
+        Ok(false) => {}
+        Err(err) => tracing::warn!(%err, "could not confirm the firmware release"),
+    }
+    let notifier = crate::systemd::Notifier::from_env()
+        .ok()
+        .flatten()
+        .map(Arc::new);
+    if let Some(notifier) = &notifier {
+        if let Err(err) = notifier.ready() {
+            tracing::warn!(%err, "sd_notify READY failed");
+        }
+        if let Some(interval) = crate::systemd::watchdog_interval() {
+            tokio::spawn(feed_watchdog(
+                app.clone(),
+                notifier.clone(),
+                interval,
+                probe,
+            ));
         }
     }
+    let exit = tokio::select! {
+        result = serve => return result.map(|()| Exit::Stop).map_err(|e| err("HTTP server", e)),
+        _ = shutdown_signal() => Exit::Stop,
+        _ = app.restart.notified() => {
+            let kind = app.restart_kind.lock().unwrap_or_else(|e| e.into_inner()).unwrap_or(Restart::Daemon);
+            // Let the reply that asked for it reach the client.
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            Exit::Restart(kind)
+        }
+    };
+    tracing::info!(?exit, "shutting down");
+    if let Some(notifier) = &notifier {
+        let _ = notifier.stopping();
+    }
+    Ok(exit)
+}
+
+fn probe_address(bound: SocketAddr) -> SocketAddr {
+    let ip = if bound.ip().is_unspecified() {
+        match bound {
+            SocketAddr::V4(_) => std::net::IpAddr::from([127, 0, 0, 1]),
+            SocketAddr::V6(_) => std::net::IpAddr::from(std::net::Ipv6Addr::LOCALHOST),
+        }
+    } else {
+        bound.ip()
+    };
+    SocketAddr::new(ip, bound.port())
+}
+
+/// Feeds the systemd watchdog only while the capture loop delivers frames and the HTTP server
+/// answers a request of its own, so a wedged sensor or server gets the daemon restarted.
+async fn feed_watchdog(
+    app: Arc<App>,
+    notifier: Arc<crate::systemd::Notifier>,
+    interval: Duration,
+    probe: SocketAddr,
+) {
+    let mut last_frames = None;
+    loop {
+        tokio::time::sleep(interval / 2).await;
+        let frames = app
+            .media
+            .get()
+            .map(|m| m.frames.load(std::sync::atomic::Ordering::Relaxed));
+        let capture_ok = frames.is_none() || frames != last_frames;
+        last_frames = frames;
+        let http_ok = http_probe(probe).await;
+        if capture_ok && http_ok {
+            let _ = notifier.watchdog();
+        } else {
+            tracing::warn!(capture_ok, http_ok, "not feeding the watchdog");
+        }
+    }
+}
+
+async fn http_probe(address: SocketAddr) -> bool {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let attempt = async {
+        let mut stream = tokio::net::TcpStream::connect(address).await.ok()?;
+        stream
+            .write_all(b"GET /cgi-bin/CGIProxy.fcgi?cmd=getPortInfo HTTP/1.1\r\nHost: ipcamd\r\nConnection: close\r\n\r\n")
+            .await
+            .ok()?;
+        let mut head = [0u8; 12];
+        stream.read_exact(&mut head).await.ok()?;
+        Some(head.starts_with(b"HTTP/1.1 200"))
+    };
+    matches!(
+        tokio::time::timeout(Duration::from_secs(5), attempt).await,
+        Ok(Some(true))
+    )
 }
 
 async fn shutdown_signal() {

@@ -98,7 +98,9 @@ pub async fn handle(
     if uri.to_string().len() > MAX_URI_BYTES {
         return Ok(plain(StatusCode::URI_TOO_LONG, "request target too long\n"));
     }
-    let path = uri.path();
+    // The guide's upload forms post to "cgi-bin/ CGIProxy.fcgi" (a stray space).
+    let path = uri.path().replacen("/cgi-bin/%20", "/cgi-bin/", 1);
+    let path = path.as_str();
     // The guide's general description writes `CGIProxy.fcgi&usr=…` with '&' for '?'.
     let (path, query) = match path.split_once('&') {
         Some((p, rest)) if p.starts_with("/cgi-bin/") => {
@@ -113,6 +115,9 @@ pub async fn handle(
     };
     match path.as_str() {
         "/cgi-bin/CGIProxy.fcgi" | "/cgi-bin/CGIStream.cgi" => {}
+        "/configs/export/configs.bin" if req.method() == Method::GET => {
+            return Ok(serve_export(app, peer, &query).await);
+        }
         p if p.starts_with("/snapPic/") && req.method() == Method::GET => {
             return Ok(serve_snapshot(app, peer, &p["/snapPic/".len()..], &query).await);
         }
@@ -120,10 +125,18 @@ pub async fn handle(
     }
     let upload = match *req.method() {
         Method::GET | Method::HEAD => None,
-        Method::POST => match save_upload(&app, req.into_body()).await {
-            Ok(file) => Some(file),
-            Err(response) => return Ok(response),
-        },
+        Method::POST => {
+            let content_type = req
+                .headers()
+                .get(CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_owned();
+            match accept_upload(&app, peer, &query, &content_type, req.into_body()).await {
+                Ok(file) => Some(file),
+                Err(outcome) => return Ok(outcome),
+            }
+        }
         _ => return Ok(plain(StatusCode::METHOD_NOT_ALLOWED, "GET or POST only\n")),
     };
     let outcome = match Query::parse(&query) {
@@ -206,6 +219,35 @@ async fn serve_snapshot(
     }
 }
 
+/// `/configs/export/configs.bin`: the file exportConfig wrote, for administrators only.
+async fn serve_export(app: Arc<App>, peer: SocketAddr, query: &str) -> Response<Body> {
+    let Ok(query) = Query::parse(query) else {
+        return plain(StatusCode::BAD_REQUEST, "bad query\n");
+    };
+    let result = tokio::task::spawn_blocking(move || {
+        let user = cgi::authenticate(&app, &query, peer.ip())?;
+        if user.privilege != crate::cgi::catalogue::Privilege::Admin {
+            return Err(cgi::CgiError::Denied);
+        }
+        let path = app.data_dir.join(crate::cgi::commands::system::EXPORT_FILE);
+        std::fs::read(path).map_err(|_| cgi::CgiError::Exec("nothing exported".into()))
+    })
+    .await;
+    match result {
+        Ok(Ok(bytes)) => {
+            let mut response = Response::new(full(bytes));
+            response.headers_mut().insert(
+                CONTENT_TYPE,
+                HeaderValue::from_static("application/octet-stream"),
+            );
+            response
+        }
+        Ok(Err(cgi::CgiError::Auth)) => plain(StatusCode::UNAUTHORIZED, "credentials needed\n"),
+        Ok(Err(cgi::CgiError::Denied)) => plain(StatusCode::FORBIDDEN, "administrators only\n"),
+        _ => plain(StatusCode::NOT_FOUND, "not found\n"),
+    }
+}
+
 /// The body of a GetMJStream reply: multipart parts from the viewer's bounded queue.
 struct MjpegBody {
     parts: tokio::sync::mpsc::Receiver<crate::media::MjpegPart>,
@@ -236,31 +278,83 @@ impl hyper::body::Body for MjpegBody {
     }
 }
 
-async fn save_upload(app: &App, body: Incoming) -> Result<tempfile_lite::TempFile, Response<Body>> {
-    let mut body = Limited::new(body, MAX_UPLOAD_BYTES);
+/// The multipart field that carries the file of each upload command.
+fn upload_field(command: &str) -> Option<&'static str> {
+    match command {
+        "fwUpgrade" => Some("fw_file"),
+        "importConfig" => Some("setting_file"),
+        _ => None,
+    }
+}
+
+/// Checks a POST before reading its body (only an authenticated administrator may upload, and
+/// only to the upload commands), then streams the named multipart field into a temporary file
+/// with a size cap.
+async fn accept_upload(
+    app: &Arc<App>,
+    peer: SocketAddr,
+    query: &str,
+    content_type: &str,
+    body: Incoming,
+) -> Result<tempfile_lite::TempFile, Response<Body>> {
+    let refuse = |code: i32| {
+        render(Outcome {
+            code,
+            reply: Reply::ok(),
+            command: None,
+        })
+    };
+    let Ok(parsed) = Query::parse(query) else {
+        return Err(refuse(-1));
+    };
+    let Some(spec) = parsed.cmd().and_then(crate::cgi::catalogue::find) else {
+        return Err(refuse(-1));
+    };
+    let Some(field) = upload_field(spec.name) else {
+        return Err(plain(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "only importConfig and fwUpgrade take POST\n",
+        ));
+    };
+    let auth_app = app.clone();
+    let user =
+        tokio::task::spawn_blocking(move || cgi::authenticate(&auth_app, &parsed, peer.ip()))
+            .await
+            .map_err(|_| refuse(-7))?
+            .map_err(|e| refuse(e.code()))?;
+    if user.privilege < cgi::required_privilege(spec) {
+        return Err(refuse(-3));
+    }
+    let Some(boundary) = crate::multipart::FieldExtractor::boundary(content_type) else {
+        tracing::info!(cmd = spec.name, "upload is not multipart/form-data");
+        return Err(refuse(-1));
+    };
+    let mut extractor = crate::multipart::FieldExtractor::new(boundary, field);
     let file = tempfile_lite::TempFile::create(&app.data_dir).map_err(|err| {
         tracing::warn!(%err, "cannot create upload file");
-        plain(StatusCode::INTERNAL_SERVER_ERROR, "cannot store upload\n")
+        refuse(-4)
     })?;
-    let mut writer = tokio::fs::File::from_std(
-        file.reopen()
-            .map_err(|_| plain(StatusCode::INTERNAL_SERVER_ERROR, "cannot store upload\n"))?,
-    );
-    use tokio::io::AsyncWriteExt;
+    let mut writer = std::io::BufWriter::new(file.reopen().map_err(|_| refuse(-4))?);
+    let mut body = Limited::new(body, MAX_UPLOAD_BYTES);
     while let Some(frame) = body.frame().await {
-        let frame =
-            frame.map_err(|_| plain(StatusCode::PAYLOAD_TOO_LARGE, "upload too large\n"))?;
+        let Ok(frame) = frame else {
+            tracing::info!(cmd = spec.name, "upload too large or broken off");
+            return Err(plain(StatusCode::PAYLOAD_TOO_LARGE, "upload too large\n"));
+        };
         if let Ok(data) = frame.into_data() {
-            writer
-                .write_all(&data)
-                .await
-                .map_err(|_| plain(StatusCode::INTERNAL_SERVER_ERROR, "cannot store upload\n"))?;
+            // Small synchronous writes to a local file: cheaper than a blocking hand-off per chunk.
+            if let Err(err) = extractor.feed(&data, &mut writer) {
+                tracing::info!(cmd = spec.name, ?err, "upload refused");
+                return Err(refuse(-1));
+            }
         }
     }
-    writer
-        .flush()
-        .await
-        .map_err(|_| plain(StatusCode::INTERNAL_SERVER_ERROR, "cannot store upload\n"))?;
+    if !matches!(extractor.finish(), Ok(true)) {
+        tracing::info!(cmd = spec.name, field, "upload has no complete file field");
+        return Err(refuse(-1));
+    }
+    use std::io::Write as _;
+    writer.flush().map_err(|_| refuse(-4))?;
     Ok(file)
 }
 

@@ -12,6 +12,7 @@ pub mod http;
 pub mod ir_auto;
 pub mod media;
 pub mod motion;
+pub mod multipart;
 pub mod ptz;
 pub mod state;
 pub mod store;

@@ -3,7 +3,13 @@
 
 use std::process::ExitCode;
 
-use ipcamd::daemon::{self, Options};
+use std::os::unix::process::CommandExt;
+
+use ipcamd::app::{FIRMWARE_DIR, LOADED_RELEASE_ENV, Restart};
+use ipcamd::daemon::{self, Exit, Options};
+
+/// Set for an installed release: the path of the factory binary that loaded it.
+const LOADER_ENV: &str = "IPCAMD_LOADER";
 
 const USAGE: &str = "usage: ipcamd [--board FILE] [--data DIR] [--listen ADDR:PORT]\n\
     \n  --board FILE        board file (default board/sim.toml)\
@@ -60,6 +66,7 @@ fn main() -> ExitCode {
         .with_target(false)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
+    run_installed_release(&options);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .max_blocking_threads(16)
@@ -73,9 +80,93 @@ fn main() -> ExitCode {
         }
     };
     match runtime.block_on(daemon::run(options)) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(Exit::Stop) => ExitCode::SUCCESS,
+        Ok(Exit::Restart(kind)) => {
+            drop(runtime);
+            restart(kind)
+        }
         Err(err) => {
             tracing::error!("{err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The binary the start-up loader runs: `<data>/firmware/current/ipcamd` once fwUpgrade has
+/// installed a release. A release that was started once and never confirmed a good start is
+/// rolled back instead of being started again.
+fn run_installed_release(options: &Options) {
+    if std::env::var_os(LOADED_RELEASE_ENV).is_some() {
+        return;
+    }
+    let root = options.data.join(FIRMWARE_DIR);
+    let binary = root.join("current").join("ipcamd");
+    if !binary.exists() {
+        return;
+    }
+    let trial = root.join("trial");
+    let attempted = root.join("trial-started");
+    if trial.exists() {
+        if attempted.exists() {
+            tracing::error!("the new firmware never confirmed a good start; rolling back");
+            let _ = std::fs::remove_file(&attempted);
+            if let Err(err) = ipcamd::firmware::rollback(&root) {
+                tracing::error!(%err, "rollback failed");
+            }
+        } else if let Err(err) = std::fs::write(&attempted, b"") {
+            tracing::warn!(%err, "cannot mark the firmware trial");
+        }
+    } else {
+        let _ = std::fs::remove_file(&attempted);
+    }
+    let binary = root.join("current").join("ipcamd");
+    let loader = std::env::current_exe().unwrap_or_default();
+    let error = std::process::Command::new(&binary)
+        .args(std::env::args_os().skip(1))
+        .env(LOADED_RELEASE_ENV, "1")
+        .env(LOADER_ENV, loader)
+        .exec();
+    tracing::error!(%error, binary = %binary.display(), "cannot start the installed firmware; running the factory one");
+}
+
+/// Leaves for a restart or a reboot.
+fn restart(kind: Restart) -> ExitCode {
+    let under_systemd = std::env::var_os("NOTIFY_SOCKET").is_some();
+    match kind {
+        Restart::Daemon if under_systemd => {
+            // systemd starts us again (RestartForceExitStatus=75), through the loader.
+            ExitCode::from(ipcamd::firmware::RESTART_EXIT_CODE as u8)
+        }
+        Restart::Daemon => {
+            let loader = std::env::var_os(LOADER_ENV)
+                .map(std::path::PathBuf::from)
+                .or_else(|| std::env::current_exe().ok())
+                .unwrap_or_default();
+            let error = std::process::Command::new(&loader)
+                .args(std::env::args_os().skip(1))
+                .env_remove(LOADED_RELEASE_ENV)
+                .env_remove(LOADER_ENV)
+                .exec();
+            eprintln!("ipcamd: cannot restart {}: {error}", loader.display());
+            ExitCode::FAILURE
+        }
+        Restart::System if under_systemd => {
+            // A fixed argument vector, never a shell; logind decides (polkit rule in systemd/).
+            match std::process::Command::new("systemctl")
+                .arg("reboot")
+                .status()
+            {
+                Ok(status) if status.success() => ExitCode::SUCCESS,
+                other => {
+                    eprintln!("ipcamd: systemctl reboot failed: {other:?}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Restart::System => {
+            nix::unistd::sync();
+            let error = nix::sys::reboot::reboot(nix::sys::reboot::RebootMode::RB_AUTOBOOT);
+            eprintln!("ipcamd: reboot failed: {error:?}");
             ExitCode::FAILURE
         }
     }

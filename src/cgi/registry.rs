@@ -21,10 +21,6 @@ pub const NOT_YET_IMPLEMENTED: &[(&str, &str)] = &[
     ("getWifiList", "Wi-Fi scanning (no issue filed yet)"),
     ("testFtpServer", "alarm linkage (issue 7)"),
     ("smtpTest", "alarm linkage (issue 7)"),
-    ("rebootSystem", "ARM firmware (issue 4)"),
-    ("exportConfig", "ARM firmware (issue 4)"),
-    ("importConfig", "ARM firmware (issue 4)"),
-    ("fwUpgrade", "ARM firmware (issue 4)"),
     (
         "getGeneratePubKey",
         "the guide does not document the key algorithm",
@@ -45,6 +41,7 @@ fn table() -> &'static [(&'static str, Handler)] {
         all.extend_from_slice(commands::stream::HANDLERS);
         all.extend_from_slice(commands::ptz::HANDLERS);
         all.extend_from_slice(commands::video::HANDLERS);
+        all.extend_from_slice(commands::system::HANDLERS);
         all
     })
 }

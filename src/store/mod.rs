@@ -169,6 +169,24 @@ impl Store {
         Ok(())
     }
 
+    /// Replaces every setting with `rows` (section, key, value) in one transaction.
+    pub fn import_settings(&self, rows: &[(&str, &str, &str)]) -> StoreResult<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        tx.execute("DELETE FROM setting", [])?;
+        {
+            let mut stmt = tx.prepare_cached(
+                "INSERT OR REPLACE INTO setting (section, key, value) VALUES (?1, ?2, ?3)",
+            )?;
+            for (section, key, value) in rows {
+                stmt.execute([section, key, value])?;
+            }
+        }
+        tx.commit()?;
+        self.bump();
+        Ok(())
+    }
+
     /// Forgets every stored key of a section (its factory defaults apply again).
     pub fn clear_section(&self, section: &str) -> StoreResult<()> {
         self.conn()

@@ -4,5 +4,6 @@ mod accounts;
 mod registry;
 mod settings;
 mod support;
+mod system;
 mod video;
 mod wire;

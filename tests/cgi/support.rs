@@ -35,7 +35,13 @@ impl Camera {
 
     /// Starts a camera with the given board file.
     pub fn start_with_board(data: &Path, board: &Path) -> Camera {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_ipcamd"))
+        Camera::start_with(data, board, &[])
+    }
+
+    /// Starts a camera with the given board file and extra environment.
+    pub fn start_with(data: &Path, board: &Path, env: &[(&str, &str)]) -> Camera {
+        let mut child = daemon_command()
+            .envs(env.iter().copied())
             .arg("--board")
             .arg(board)
             .arg("--data")
@@ -74,6 +80,52 @@ impl Camera {
             data: data.to_path_buf(),
             board: board.to_path_buf(),
         }
+    }
+
+    /// Waits for the daemon to start again by itself (fwUpgrade, rebootSystem, importConfig:
+    /// the same process re-executes and logs a new first line) and follows it to its address.
+    pub fn await_self_restart(&mut self) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while std::time::Instant::now() < deadline {
+            let Ok(line) = self.log.recv_timeout(Duration::from_secs(1)) else {
+                continue;
+            };
+            if let Some(address) = listen_address(&line) {
+                self.base = format!("http://{address}");
+                self.first_line = line;
+                return;
+            }
+        }
+        panic!("the daemon did not come back");
+    }
+
+    /// POSTs a multipart upload of `file` in `field` to a CGI command.
+    pub fn upload(&self, cmd: &str, field: &str, file: &[u8]) -> CgiReply {
+        let boundary = "ipcamdTestBoundary7";
+        let mut body = format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"f.bin\"\r\n\
+             Content-Type: application/octet-stream\r\n\r\n"
+        )
+        .into_bytes();
+        body.extend_from_slice(file);
+        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        let agent = ureq::AgentBuilder::new()
+            .timeout(Duration::from_secs(60))
+            .build();
+        let url = format!(
+            "{}/cgi-bin/CGIProxy.fcgi?cmd={cmd}&usr=admin&pwd=",
+            self.base
+        );
+        let response = agent
+            .post(&url)
+            .set(
+                "Content-Type",
+                &format!("multipart/form-data; boundary={boundary}"),
+            )
+            .send_bytes(&body)
+            .expect("upload answered");
+        assert_eq!(response.status(), 200);
+        CgiReply::parse(&response.into_string().expect("text reply"))
     }
 
     /// Stops the daemon and starts it again on the same data directory.
@@ -136,6 +188,35 @@ impl Drop for Camera {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The command that runs the daemon binary: directly, or through `$IPCAMD_TEST_RUNNER` (the
+/// ARM test run under qemu-user, where containers have no binfmt_misc to run ARM programs).
+fn daemon_command() -> Command {
+    let binary = env!("CARGO_BIN_EXE_ipcamd");
+    match std::env::var("IPCAMD_TEST_RUNNER") {
+        Ok(runner) if !runner.trim().is_empty() => {
+            let mut words = runner.split_whitespace();
+            let mut command = Command::new(words.next().expect("runner program"));
+            command.args(words).arg(binary);
+            command
+        }
+        _ => Command::new(binary),
+    }
+}
+
+/// Whether the daemon can re-execute itself here: not under qemu-user, which cannot start
+/// another ARM program without binfmt_misc (the hardware-in-the-loop lab covers it there).
+pub fn can_self_restart() -> bool {
+    std::env::var_os("IPCAMD_TEST_RUNNER").is_none()
+}
+
+fn listen_address(line: &str) -> Option<String> {
+    line.split("listening on http://")
+        .nth(1)?
+        .split_whitespace()
+        .next()
+        .map(str::to_owned)
 }
 
 /// Form-encodes a value (space as '+', everything outside unreserved as %XX).

@@ -8,7 +8,7 @@ use super::super::registry::Handler;
 use super::super::reply::{Fields, Reply};
 use super::super::{CgiError, CgiResult, Request, check_text};
 use super::config::{self, read_value};
-use crate::app::{APP_VERSION, App};
+use crate::app::App;
 use crate::civil_time::{self, CivilTime};
 use crate::state::AlarmState;
 use crate::store::MultiDevRow;
@@ -72,7 +72,7 @@ fn product_field(app: &App, name: &str) -> Option<String> {
         "wpsFlag" => flag(caps.wps),
         "audioFlag" => flag(caps.audio),
         "talkFlag" => flag(caps.talk),
-        "appVer" => Some(APP_VERSION.to_owned()),
+        "appVer" => Some(app.firmware_version.clone()),
         n if n.starts_with("reserve") => Some("0".to_owned()),
         _ => None,
     }
@@ -139,7 +139,7 @@ fn get_dev_info(req: &Request) -> CgiResult<Reply> {
         .with("min", now.minute)
         .with("sec", now.second)
         .with("timeZone", zone)
-        .with("firmwareVer", APP_VERSION)
+        .with("firmwareVer", &app.firmware_version)
         .with("hardwareVer", &id.hardware_version);
     Ok(Reply::Xml(fields))
 }

@@ -5,5 +5,6 @@ pub mod config;
 pub mod device;
 pub mod ptz;
 pub mod stream;
+pub mod system;
 pub mod user;
 pub mod video;

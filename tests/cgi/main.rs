@@ -3,6 +3,7 @@
 mod accounts;
 mod registry;
 mod settings;
+mod ptz;
 mod support;
 mod system;
 mod video;

@@ -5,15 +5,52 @@
 //! - `jpeg-encoder` fed a 4:4:4 YCbCr picture (upsampling counted in the time);
 //! - the `image` crate's `JpegEncoder` fed RGB (I420→RGB conversion counted in the time).
 //!
-//! Also prints the simulated sensor's frame production cost. Run with
+//! Also prints the simulated sensor's frame production cost and a whole per-frame pipeline
+//! (OSD text + two privacy masks + encode), and counts heap allocations per call with a
+//! counting global allocator. Run with
 //! `cargo bench -p ipcamd-hal --bench jpeg_encode` (release profile, like the device build).
 
+use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use ipcamd_hal::board::BoardSpec;
 use ipcamd_hal::sim::video::{SimVideo, SoftwareJpegEncoder};
+use ipcamd_hal::video::overlay::{Rect, black_rect, draw_text};
 use ipcamd_hal::video::{CaptureConfig, Encoder, Frame, VideoSource};
+
+/// The system allocator, counting calls and bytes.
+struct CountingAllocator;
+
+static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+static ALLOCATED_BYTES: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: forwards every call unchanged to the system allocator; the counters are atomics.
+#[allow(unsafe_code)]
+unsafe impl GlobalAlloc for CountingAllocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        ALLOCATED_BYTES.fetch_add(layout.size(), Ordering::Relaxed);
+        // SAFETY: same contract as the caller's.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` came from `System.alloc` with this layout.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        ALLOCATED_BYTES.fetch_add(new_size, Ordering::Relaxed);
+        // SAFETY: same contract as the caller's.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: CountingAllocator = CountingAllocator;
 
 const BOARD: &str = r#"
 [board]
@@ -38,12 +75,16 @@ fn thread_cpu() -> Duration {
 struct Cost {
     wall_ms: f64,
     cpu_ms: f64,
+    allocations: f64,
+    allocated_kib: f64,
 }
 
 fn time_per_call(budget: Duration, mut f: impl FnMut()) -> Cost {
     f(); // warm-up (first-use allocations)
     let start = Instant::now();
     let cpu_start = thread_cpu();
+    let allocations = ALLOCATIONS.load(Ordering::Relaxed);
+    let allocated = ALLOCATED_BYTES.load(Ordering::Relaxed);
     let mut calls = 0u32;
     while start.elapsed() < budget || calls < 3 {
         f();
@@ -52,14 +93,18 @@ fn time_per_call(budget: Duration, mut f: impl FnMut()) -> Cost {
     Cost {
         wall_ms: start.elapsed().as_secs_f64() * 1000.0 / f64::from(calls),
         cpu_ms: (thread_cpu() - cpu_start).as_secs_f64() * 1000.0 / f64::from(calls),
+        allocations: (ALLOCATIONS.load(Ordering::Relaxed) - allocations) as f64 / f64::from(calls),
+        allocated_kib: (ALLOCATED_BYTES.load(Ordering::Relaxed) - allocated) as f64
+            / 1024.0
+            / f64::from(calls),
     }
 }
 
 fn row(case: &str, size: &str, quality: &str, cost: &Cost, bytes: Option<usize>) {
     let kib = bytes.map_or("-".to_string(), |b| format!("{:.1}", b as f64 / 1024.0));
     println!(
-        "{case:<44} {size:>9} {quality:>4} {:>8.2} {:>8.2} {kib:>10}",
-        cost.cpu_ms, cost.wall_ms
+        "{case:<44} {size:>9} {quality:>4} {:>8.2} {:>8.2} {kib:>10} {:>7.1} {:>9.1}",
+        cost.cpu_ms, cost.wall_ms, cost.allocations, cost.allocated_kib
     );
 }
 
@@ -111,8 +156,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     let board = BoardSpec::parse(BOARD)?;
     println!(
-        "{:<44} {:>9} {:>4} {:>8} {:>8} {:>10}",
-        "case", "size", "q", "cpu ms", "wall ms", "KiB/frame"
+        "{:<44} {:>9} {:>4} {:>8} {:>8} {:>10} {:>7} {:>9}",
+        "case", "size", "q", "cpu ms", "wall ms", "KiB/frame", "allocs", "alloc KiB"
     );
     for (width, height) in [(1280u32, 720u32), (640, 480)] {
         let video = SimVideo::open(&board)?;
@@ -200,6 +245,48 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 Some(out.len()),
             );
         }
+        // The daemon's per-frame work on a captured frame: copy into a reused buffer, burn
+        // the OSD clock and two privacy masks, encode.
+        let mut work = Vec::new();
+        let mut i = 0usize;
+        let ms = time_per_call(budget, || {
+            i += 1;
+            let frame = &frames[i % frames.len()];
+            work.clear();
+            work.extend_from_slice(&frame.data);
+            let luma_len = (width * height) as usize;
+            draw_text(
+                &mut work[..luma_len],
+                width,
+                height,
+                8,
+                8,
+                "2026-11-25 20:15:00",
+                2,
+            )
+            .expect("osd");
+            for mask in [
+                Rect::from_corners(40, 60, 200, 160),
+                Rect::from_corners(300, 200, 420, 300),
+            ] {
+                black_rect(&mut work, width, height, mask).expect("mask");
+            }
+            let osd_frame = Frame {
+                data: std::sync::Arc::from(&work[..]),
+                ..frame.clone()
+            };
+            SoftwareJpegEncoder
+                .encode_jpeg(&osd_frame, 85, &mut out)
+                .expect("encode");
+            black_box(&out);
+        });
+        row(
+            "pipeline: copy + OSD + 2 masks + encode",
+            &size,
+            "85",
+            &ms,
+            Some(out.len()),
+        );
     }
     Ok(())
 }

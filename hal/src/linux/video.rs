@@ -32,6 +32,8 @@ const BUFFER_COUNT: u32 = 4;
 /// First wait before reopening a failed device; doubles up to [`MAX_BACKOFF`].
 const FIRST_BACKOFF: Duration = Duration::from_millis(200);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// A streaming device that delivers nothing for this long is treated as failed and reopened.
+const STALL_LIMIT: Duration = Duration::from_secs(5);
 
 // V4L2 user-class control ids (linux/v4l2-controls.h).
 const CID_BRIGHTNESS: u32 = 0x0098_0900;
@@ -122,6 +124,8 @@ struct CaptureState {
     /// While recovering: when the next reopen may be tried, and the wait after that.
     retry_at: Option<Instant>,
     backoff: Duration,
+    /// Since when dequeues have only timed out.
+    stalled_since: Option<Instant>,
     /// Converted picture, reused across frames.
     scratch: Vec<u8>,
 }
@@ -213,6 +217,7 @@ impl V4l2Video {
                 sequence: 0,
                 retry_at: None,
                 backoff: FIRST_BACKOFF,
+                stalled_since: None,
                 scratch: Vec::new(),
             }),
             controls: Mutex::new(ControlState {
@@ -584,8 +589,25 @@ impl VideoSource for V4l2Video {
             Err(e) => Err(HalError::io(format!("{} capture", self.path.display()), e)),
         };
         match result {
-            Ok(frame) => Ok(frame),
-            Err(error) if error.kind() == HalErrorKind::Timeout => Err(error),
+            Ok(frame) => {
+                state.stalled_since = None;
+                Ok(frame)
+            }
+            Err(error) if error.kind() == HalErrorKind::Timeout => {
+                let since = *state.stalled_since.get_or_insert_with(Instant::now);
+                if since.elapsed() >= STALL_LIMIT {
+                    state.stalled_since = None;
+                    let stalled = HalError::new(
+                        HalErrorKind::Io,
+                        format!(
+                            "{} delivered no frame for {STALL_LIMIT:?}",
+                            self.path.display()
+                        ),
+                    );
+                    self.fail(state, &stalled);
+                }
+                Err(error)
+            }
             Err(error) => {
                 self.fail(state, &error);
                 Err(error)

@@ -895,6 +895,25 @@ hardware_version = "1"
     }
 
     #[test]
+    fn test_sim_devices_handle_drives_the_hal_video_source() {
+        let board = Arc::new(BoardSpec::parse(BOARD).expect("board"));
+        let (hal, devices) =
+            crate::sim::open_with_devices(board, &std::env::temp_dir()).expect("open");
+        let video = hal.video.expect("video");
+        devices.video.fail_next_frames(1);
+        let err = video
+            .next_frame(Duration::from_secs(1))
+            .expect_err("injected");
+        assert_eq!(err.kind(), HalErrorKind::Io);
+        let frame = video.next_frame(Duration::from_secs(1)).expect("frame");
+        let mut jpeg = Vec::new();
+        hal.encoder
+            .encode_jpeg(&frame, 80, &mut jpeg)
+            .expect("encode");
+        assert_eq!(&jpeg[..2], &[0xFF, 0xD8]);
+    }
+
+    #[test]
     fn test_sim_frame_pacing_times_out_before_due() {
         let video = sim();
         video

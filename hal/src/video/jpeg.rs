@@ -45,9 +45,15 @@ impl ImageBuffer for I420Rows<'_> {
         let c = (row / 2) * cw;
         let (u_row, v_row) = (&self.u[c..c + cw], &self.v[c..c + cw]);
         buffers[0].extend_from_slice(y_row);
-        for col in 0..w {
-            buffers[1].push(u_row[col / 2]);
-            buffers[2].push(v_row[col / 2]);
+        let [_, u_out, v_out, _] = buffers;
+        for (plane, out) in [(u_row, u_out), (v_row, v_out)] {
+            out.reserve(w);
+            for &sample in &plane[..w / 2] {
+                out.extend_from_slice(&[sample, sample]);
+            }
+            if w % 2 == 1 {
+                out.push(plane[w / 2]);
+            }
         }
     }
 }

@@ -5,6 +5,16 @@
 //! Submodules hold the pure, device-independent picture work every backend and the daemon
 //! share: [`convert`] (pixel-format conversion, mirror/flip), [`jpeg`] (the software JPEG
 //! encoder), [`overlay`] (OSD text and privacy masks) and [`y4m`] (YUV4MPEG2 file reading).
+//!
+//! A capture loop in the daemon (one thread per stream):
+//! 1. `source.configure(CaptureConfig { .. })` when the stream settings change;
+//! 2. `let frame = source.next_frame(timeout)?` (I420, Gray8 or Mjpeg); on `Timeout` try again,
+//!    on other errors back off briefly (the Linux backend reopens the device itself);
+//! 3. if `set_control(Mirror/Flip, ..)` answered `NotSupported`, `convert::orient_frame`;
+//! 4. for a planar frame, copy `frame.data` into a reused buffer, burn the OSD with
+//!    `overlay::draw_text` on the luma plane and the masks with `overlay::black_rect`;
+//! 5. `encoder.encode_jpeg(&frame, quality, &mut reused_vec)`, then share the bytes with
+//!    every viewer (Mjpeg frames pass through unchanged).
 
 pub mod convert;
 pub mod jpeg;

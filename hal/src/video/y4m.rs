@@ -156,9 +156,11 @@ impl Y4mReader {
                 ));
             }
         }
-        self.reader
-            .read_exact(&mut self.frame)
-            .map_err(|e| HalError::io("y4m frame truncated", e))?;
+        if let Err(e) = self.reader.read_exact(&mut self.frame) {
+            // A truncated last frame: start over from the first frame on the next call.
+            let _ = self.reader.seek(SeekFrom::Start(self.first_frame_offset));
+            return Err(HalError::io("y4m frame truncated", e));
+        }
         Ok(&self.frame)
     }
 
@@ -213,6 +215,19 @@ mod tests {
         assert_eq!(reader.next_frame_looping().expect("1")[0], 10);
         assert_eq!(reader.next_frame_looping().expect("2")[0], 20);
         assert_eq!(reader.next_frame_looping().expect("3")[0], 10);
+    }
+
+    #[test]
+    fn test_y4m_reader_truncated_frame_fails_then_restarts() {
+        let mut bytes = b"YUV4MPEG2 W2 H2 F10:1 Cmono\nFRAME\n".to_vec();
+        bytes.extend_from_slice(&[5, 5, 5, 5]);
+        bytes.extend_from_slice(b"FRAME\n");
+        bytes.extend_from_slice(&[6, 6]);
+        let path = write_file("truncated", &bytes);
+        let mut reader = Y4mReader::open(&path).expect("open");
+        assert_eq!(reader.next_frame_looping().expect("1"), &[5, 5, 5, 5]);
+        assert!(reader.next_frame_looping().is_err());
+        assert_eq!(reader.next_frame_looping().expect("again"), &[5, 5, 5, 5]);
     }
 
     #[test]

@@ -1,9 +1,9 @@
 //! Integration tests through the CGI surface: the real daemon binary, real HTTP, real SQLite.
 
 mod accounts;
+mod ptz;
 mod registry;
 mod settings;
-mod ptz;
 mod support;
 mod system;
 mod video;

@@ -67,6 +67,14 @@ pub fn open_with_devices(board: Arc<BoardSpec>, data_dir: &Path) -> HalResult<(H
         Some(sim_ptz) => (Some(sim_ptz.pan_tilt), sim_ptz.motor),
         None => (None, None),
     };
+    if let Some(motor) = &motor {
+        // The picture moves with the motor: pan right, and the scene slides left.
+        let motor = motor.clone();
+        video.follow(move || {
+            let p = motor.position();
+            (p.pan - ptz::HOME.pan, p.tilt - ptz::HOME.tilt)
+        });
+    }
     devices.motor = motor;
     let io = board.capabilities.io_alarm;
     // Last, so no earlier failure leaves a socket running.

@@ -98,9 +98,13 @@ struct State {
     rows: Vec<i32>,
 }
 
+/// Where the simulated camera points, asked before each frame (the PTZ motor's position).
+type ViewSource = Box<dyn Fn() -> (f32, f32) + Send + Sync>;
+
 /// The simulated sensor.
 pub struct SimVideo {
     state: Mutex<State>,
+    follow: Mutex<Option<ViewSource>>,
 }
 
 fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
@@ -117,6 +121,7 @@ impl SimVideo {
         };
         let mains_hz = board.defaults.mains_hz;
         Ok(SimVideo {
+            follow: Mutex::new(None),
             state: Mutex::new(State {
                 config: CaptureConfig {
                     width: 640.min(board.video.max_width & !1),
@@ -144,6 +149,12 @@ impl SimVideo {
     /// (positive pan looks right, positive tilt looks down). Takes effect on the next frame.
     pub fn set_view(&self, pan_degrees: f32, tilt_degrees: f32) {
         lock(&self.state).view = (pan_degrees, tilt_degrees);
+    }
+
+    /// Makes every frame look where `view` says (pan, tilt in degrees from home), so the
+    /// picture moves with the simulated PTZ motor.
+    pub fn follow(&self, view: impl Fn() -> (f32, f32) + Send + Sync + 'static) {
+        *self.follow.lock().unwrap_or_else(|e| e.into_inner()) = Some(Box::new(view));
     }
 
     /// The view set by [`SimVideo::set_view`].
@@ -197,6 +208,15 @@ impl VideoSource for SimVideo {
     }
 
     fn next_frame(&self, timeout: Duration) -> HalResult<Frame> {
+        let followed = self
+            .follow
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .map(|view| view());
+        if let Some((pan, tilt)) = followed {
+            self.set_view(pan, tilt);
+        }
         let due = {
             let mut state = lock(&self.state);
             if state.failures_pending > 0 {

@@ -134,8 +134,7 @@ impl IrAuto {
         let held = self
             .last_switch
             .map_or(Duration::MAX, |at| now.saturating_duration_since(at));
-        if now.saturating_duration_since(pending_since) < self.params.confirm || held < self.dwell
-        {
+        if now.saturating_duration_since(pending_since) < self.params.confirm || held < self.dwell {
             return None;
         }
         // A mode that lasted less than twice the dwell was a flip: back off.
@@ -350,9 +349,15 @@ mod tests {
         // A 4 s flash of light (headlights) does not switch back, even after the dwell.
         let t1 = t0 + 100 * S;
         for s in 0..4 {
-            assert_eq!(auto.update(LightSample::Sensor { dark: false }, t1 + S * s), None);
+            assert_eq!(
+                auto.update(LightSample::Sensor { dark: false }, t1 + S * s),
+                None
+            );
         }
-        assert_eq!(auto.update(LightSample::Sensor { dark: true }, t1 + 4 * S), None);
+        assert_eq!(
+            auto.update(LightSample::Sensor { dark: true }, t1 + 4 * S),
+            None
+        );
         assert_eq!(auto.state(), Some(DayNight::Night));
     }
 
@@ -367,7 +372,10 @@ mod tests {
                 Some(DayNight::Night) => 200,
                 _ => 10,
             };
-            if auto.update(LightSample::SceneLuma(luma), t0 + S * s).is_some() {
+            if auto
+                .update(LightSample::SceneLuma(luma), t0 + S * s)
+                .is_some()
+            {
                 switches.push(s);
             }
         }
@@ -387,12 +395,18 @@ mod tests {
         let mut auto = IrAuto::new(params());
         auto.update(LightSample::Sensor { dark: false }, t0);
         let hour = 3600 * S;
-        assert!(auto.update(LightSample::Sensor { dark: true }, t0 + hour).is_none());
+        assert!(
+            auto.update(LightSample::Sensor { dark: true }, t0 + hour)
+                .is_none()
+        );
         assert_eq!(
             auto.update(LightSample::Sensor { dark: true }, t0 + hour + 5 * S),
             Some(DayNight::Night)
         );
-        assert!(auto.update(LightSample::Sensor { dark: false }, t0 + 10 * hour).is_none());
+        assert!(
+            auto.update(LightSample::Sensor { dark: false }, t0 + 10 * hour)
+                .is_none()
+        );
         assert_eq!(
             auto.update(LightSample::Sensor { dark: false }, t0 + 10 * hour + 5 * S),
             Some(DayNight::Day)
@@ -439,7 +453,10 @@ mod tests {
         let mut q: HashMap<&str, String> = s.fields().map(|(k, v)| (k, v.to_string())).collect();
         assert_eq!(q.len(), 12);
         assert_eq!(q["startMin0"], "30");
-        assert_eq!(IrSchedule::from_fields(|k| q.get(k).map(String::as_str)), Ok(s));
+        assert_eq!(
+            IrSchedule::from_fields(|k| q.get(k).map(String::as_str)),
+            Ok(s)
+        );
         q.insert("endHour2", "24".into());
         assert_eq!(
             IrSchedule::from_fields(|k| q.get(k).map(String::as_str)),

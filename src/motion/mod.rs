@@ -9,6 +9,7 @@
 pub mod detector;
 pub mod gate;
 pub mod grid;
+pub mod luma;
 pub mod schedule;
 
 pub use detector::{

@@ -21,7 +21,7 @@ fn scene(width: usize, height: usize, shift: usize) -> Vec<u8> {
             noise ^= noise << 13;
             noise ^= noise >> 17;
             noise ^= noise << 5;
-            let block = ((x / 8) as u32).wrapping_mul(0x9e37_79b1) ^ ((y / 8) as u32) << 7;
+            let block = ((x / 8) as u32).wrapping_mul(0x9e37_79b1) ^ (((y / 8) as u32) << 7);
             let value = 40 + (block >> 3) % 140 + (x * 40 / width) as u32 + noise % 7;
             frame[y * width + x] = value.min(255) as u8;
         }

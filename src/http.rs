@@ -115,6 +115,9 @@ pub async fn handle(
     };
     match path.as_str() {
         "/cgi-bin/CGIProxy.fcgi" | "/cgi-bin/CGIStream.cgi" => {}
+        "/debug/state.json" if req.method() == Method::GET => {
+            return Ok(serve_debug_state(app, peer, &query).await);
+        }
         "/configs/export/configs.bin" if req.method() == Method::GET => {
             return Ok(serve_export(app, peer, &query).await);
         }
@@ -245,6 +248,35 @@ async fn serve_export(app: Arc<App>, peer: SocketAddr, query: &str) -> Response<
         Ok(Err(cgi::CgiError::Auth)) => plain(StatusCode::UNAUTHORIZED, "credentials needed\n"),
         Ok(Err(cgi::CgiError::Denied)) => plain(StatusCode::FORBIDDEN, "administrators only\n"),
         _ => plain(StatusCode::NOT_FOUND, "not found\n"),
+    }
+}
+
+/// `/debug/state.json`: what the camera's subsystems see (motion cell scores and the cells of
+/// the last alarm, the PTZ position where the motor reports one, capture health), for people
+/// tuning the camera. Administrators only; not part of the Foscam API.
+async fn serve_debug_state(app: Arc<App>, peer: SocketAddr, query: &str) -> Response<Body> {
+    let Ok(query) = Query::parse(query) else {
+        return plain(StatusCode::BAD_REQUEST, "bad query\n");
+    };
+    let result = tokio::task::spawn_blocking(move || {
+        let user = cgi::authenticate(&app, &query, peer.ip())?;
+        if user.privilege != crate::cgi::catalogue::Privilege::Admin {
+            return Err(cgi::CgiError::Denied);
+        }
+        Ok(crate::media::debug_json(&app))
+    })
+    .await;
+    match result {
+        Ok(Ok(json)) => {
+            let mut response = Response::new(full(json));
+            response
+                .headers_mut()
+                .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            response
+        }
+        Ok(Err(cgi::CgiError::Auth)) => plain(StatusCode::UNAUTHORIZED, "credentials needed\n"),
+        Ok(Err(_)) => plain(StatusCode::FORBIDDEN, "administrators only\n"),
+        Err(_) => plain(StatusCode::INTERNAL_SERVER_ERROR, "failed\n"),
     }
 }
 

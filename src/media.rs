@@ -130,6 +130,21 @@ pub struct Media {
     /// The sensor could not flip: flip in software.
     pub soft_flip: AtomicBool,
     last_error: Mutex<Option<String>>,
+    /// What the motion detector saw last, for people tuning it.
+    pub motion: Mutex<MotionReport>,
+}
+
+/// The motion detector's observable state.
+#[derive(Debug, Clone, Default)]
+pub struct MotionReport {
+    /// Per-cell scores of the last analysed frame (row-major 10×10).
+    pub scores: Vec<Vec<u8>>,
+    /// Cells of the last alarm, as the guide's area rows.
+    pub last_alarm_cells: Option<[u16; crate::motion::GRID_SIZE]>,
+    /// Unix time of the last alarm.
+    pub last_alarm_unix: Option<i64>,
+    /// Alarms since start.
+    pub alarms: u64,
 }
 
 impl Media {
@@ -145,6 +160,7 @@ impl Media {
             soft_mirror: AtomicBool::new(false),
             soft_flip: AtomicBool::new(false),
             last_error: Mutex::new(None),
+            motion: Mutex::new(MotionReport::default()),
         });
         let thread_media = media.clone();
         let app = Arc::downgrade(app);
@@ -220,6 +236,7 @@ fn capture_loop(app: &std::sync::Weak<App>, media: &Media) {
     let mut jpeg: Vec<u8> = Vec::new();
     let mut next_sub_frame = Instant::now();
     let mut backoff = Duration::from_millis(100);
+    let mut motion = MotionWatch::default();
     loop {
         let Some(app) = app.upgrade() else { return };
         let Some(video) = app.hal.video.clone() else {
@@ -265,7 +282,9 @@ fn capture_loop(app: &std::sync::Weak<App>, media: &Media) {
                 continue;
             }
         };
-        let frame = process(&app, media, &current, frame);
+        let frame = orient(media, frame);
+        motion.observe(&app, &frame, generation);
+        let frame = overlay_frame(&app, &current, frame);
         let frame = Arc::new(frame);
         media.latest.send_replace(Some(frame.clone()));
         media.frames.fetch_add(1, Ordering::Release);
@@ -291,19 +310,30 @@ fn capture_loop(app: &std::sync::Weak<App>, media: &Media) {
     }
 }
 
-/// Applies orientation, OSD and masks to a captured frame.
-fn process(app: &App, media: &Media, settings: &MediaSettings, mut frame: Frame) -> Frame {
+/// Applies software mirror/flip where the sensor lacks them.
+fn orient(media: &Media, frame: Frame) -> Frame {
     if frame.format == PixelFormat::Mjpeg {
-        // Compressed frames pass through untouched: nothing can be drawn on them here.
         return frame;
     }
     let mirror = media.soft_mirror.load(Ordering::Relaxed);
     let flip = media.soft_flip.load(Ordering::Relaxed);
-    if mirror || flip {
-        match convert::orient_frame(&frame, mirror, flip) {
-            Ok(oriented) => frame = oriented,
-            Err(err) => tracing::debug!(%err, "software orientation skipped"),
+    if !mirror && !flip {
+        return frame;
+    }
+    match convert::orient_frame(&frame, mirror, flip) {
+        Ok(oriented) => oriented,
+        Err(err) => {
+            tracing::debug!(%err, "software orientation skipped");
+            frame
         }
+    }
+}
+
+/// Draws the OSD and the privacy masks on a captured frame.
+fn overlay_frame(app: &App, settings: &MediaSettings, mut frame: Frame) -> Frame {
+    if frame.format == PixelFormat::Mjpeg {
+        // Compressed frames pass through untouched: nothing can be drawn on them here.
+        return frame;
     }
     if settings.masks.is_empty() && !settings.timestamp && settings.dev_name.is_none() {
         return frame;
@@ -424,4 +454,176 @@ pub fn snapshot_jpeg(app: &App, media: &Media) -> ipcamd_hal::HalResult<Bytes> {
         .encoder
         .encode_jpeg(&frame, snap_quality(app), &mut out)?;
     Ok(Bytes::from(out))
+}
+
+/// Analysis rate of the motion detector (frames per second).
+const MOTION_FPS: u32 = 6;
+/// Width the detector analyses (the sub stream's scale).
+const MOTION_WIDTH: usize = 320;
+
+/// The motion detector as the capture loop drives it: settings from the store, luma scaled
+/// down to about 320 pixels wide, a few frames a second, results into the device state, the
+/// system log and the [`MotionReport`].
+#[derive(Default)]
+struct MotionWatch {
+    detector: Option<crate::motion::Detector>,
+    generation: Option<u64>,
+    next_due: Option<Instant>,
+    luma: Vec<u8>,
+}
+
+impl MotionWatch {
+    fn config(app: &App) -> Option<crate::motion::MotionConfig> {
+        use crate::motion::{AreaMask, MotionConfig, Schedule, Sensitivity};
+        let values: Vec<(String, String)> = (0..10)
+            .map(|n| format!("area{n}"))
+            .chain((0..7).map(|n| format!("schedule{n}")))
+            .map(|k| {
+                let v = read_value(app, "motion", &k).unwrap_or_default();
+                (k, v)
+            })
+            .collect();
+        let lookup = |key: &str| {
+            values
+                .iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.as_str())
+        };
+        let area = AreaMask::from_fields(lookup).ok()?;
+        let schedule = Schedule::from_fields(lookup).ok()?;
+        Some(MotionConfig {
+            enabled: int(app, "motion", "isEnable") == 1,
+            sensitivity: Sensitivity::from_guide(int(app, "motion", "sensitivity"))?,
+            area,
+            schedule,
+            trigger_interval: Duration::from_secs(
+                int(app, "motion", "triggerInterval").max(0) as u64
+            ),
+            snap_interval: Duration::from_secs(int(app, "motion", "snapInterval").max(1) as u64),
+        })
+    }
+
+    fn observe(&mut self, app: &App, frame: &Frame, generation: u64) {
+        if self.generation != Some(generation) {
+            self.generation = Some(generation);
+            match MotionWatch::config(app) {
+                Some(config) => match &mut self.detector {
+                    Some(detector) => detector.set_config(config),
+                    None => self.detector = Some(crate::motion::Detector::new(config)),
+                },
+                None => tracing::warn!("stored motion settings unreadable; detection paused"),
+            }
+        }
+        let Some(detector) = &mut self.detector else {
+            return;
+        };
+        let now = Instant::now();
+        let state = match detector.status(now) {
+            crate::motion::MotionStatus::Disabled => crate::state::AlarmState::Disabled,
+            crate::motion::MotionStatus::NoAlarm => crate::state::AlarmState::Idle,
+            crate::motion::MotionStatus::Alarm => crate::state::AlarmState::Alarm,
+        };
+        app.state.motion_alarm.set(state);
+        if !detector.config().enabled || self.next_due.is_some_and(|due| now < due) {
+            return;
+        }
+        self.next_due = Some(now + Duration::from_secs(1) / MOTION_FPS);
+        let Some(luma) = frame.luma() else { return };
+        let (w, h) = (frame.width as usize, frame.height as usize);
+        let factor = crate::motion::luma::factor_for_width(w, MOTION_WIDTH);
+        let Some((sw, sh)) =
+            crate::motion::luma::downscale_luma(luma, w, h, w, factor, &mut self.luma)
+        else {
+            return;
+        };
+        let Some(small) = crate::motion::LumaFrame::new(&self.luma, sw, sh, sw) else {
+            return;
+        };
+        let unix = app.unix_now();
+        let zone = int(app, "time", "timeZone");
+        let dst = int(app, "time", "isDst") == 1;
+        let local_seconds = unix - zone + if dst { 3600 } else { 0 };
+        let local = crate::motion::LocalTime::from_local_epoch_seconds(local_seconds);
+        let event = detector.feed(&small, now, local);
+        let scores: Vec<Vec<u8>> = detector
+            .cell_scores()
+            .iter()
+            .map(|row| row.to_vec())
+            .collect();
+        let mut report = app_media_report(app);
+        if let Some(report) = report.as_mut() {
+            report.scores = scores;
+        }
+        if let Some(event) = event {
+            app.state.motion_alarm.set(crate::state::AlarmState::Alarm);
+            tracing::info!(cells = %event.cells, level = event.level, "motion alarm");
+            if let Some(report) = report.as_mut() {
+                report.last_alarm_cells = Some(event.cells.rows());
+                report.last_alarm_unix = Some(unix);
+                report.alarms += 1;
+            }
+            drop(report);
+            app.log_event(crate::app::LogKind::MotionAlarm, "", "");
+        }
+    }
+}
+
+fn app_media_report(app: &App) -> Option<std::sync::MutexGuard<'_, MotionReport>> {
+    app.media
+        .get()
+        .map(|m| m.motion.lock().unwrap_or_else(|e| e.into_inner()))
+}
+
+/// The state behind `/debug/state.json`, as JSON (hand-written: a few numbers and lists).
+pub fn debug_json(app: &App) -> String {
+    let mut out = String::from("{");
+    match app.media.get() {
+        Some(media) => {
+            let report = media
+                .motion
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone();
+            let rows: Vec<String> = report
+                .scores
+                .iter()
+                .map(|row| {
+                    format!(
+                        "[{}]",
+                        row.iter().map(u8::to_string).collect::<Vec<_>>().join(",")
+                    )
+                })
+                .collect();
+            out.push_str(&format!(
+                "\"frames\":{},\"viewers\":{},\"capture_error\":{},",
+                media.frames.load(Ordering::Relaxed),
+                media.viewers(),
+                media
+                    .last_error()
+                    .map_or("null".into(), |e| format!("{:?}", e)),
+            ));
+            out.push_str(&format!(
+                "\"motion\":{{\"state\":{},\"alarms\":{},\"last_alarm_unix\":{},\"last_alarm_cells\":{},\"scores\":[{}]}},",
+                app.state.motion_alarm.get() as u8,
+                report.alarms,
+                report.last_alarm_unix.map_or("null".into(), |t| t.to_string()),
+                report.last_alarm_cells.map_or("null".into(), |c| format!(
+                    "[{}]",
+                    c.iter().map(u16::to_string).collect::<Vec<_>>().join(",")
+                )),
+                rows.join(","),
+            ));
+        }
+        None => out.push_str("\"frames\":null,"),
+    }
+    let ptz = app.hal.ptz.as_ref().and_then(|p| p.position().ok());
+    out.push_str(&match ptz {
+        Some(p) => format!(
+            "\"ptz\":{{\"pan\":{:.2},\"tilt\":{:.2},\"zoom\":{:.2}}}",
+            p.pan, p.tilt, p.zoom
+        ),
+        None => "\"ptz\":null".into(),
+    });
+    out.push('}');
+    out
 }

@@ -1,6 +1,7 @@
 //! Integration tests through the CGI surface: the real daemon binary, real HTTP, real SQLite.
 
 mod accounts;
+mod motion;
 mod ptz;
 mod registry;
 mod settings;

@@ -294,9 +294,17 @@ fn capture_loop(app: &std::sync::Weak<App>, media: &Media) {
                 now.max(next_sub_frame) + Duration::from_secs(1) / current.sub.fps.max(1);
             match encode_sub(&app, &frame, current.sub, &mut sub_buffer, &mut jpeg) {
                 Ok(()) => {
+                    let captured = frame
+                        .captured
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .unwrap_or_default();
+                    // X-Timestamp (capture time, as mjpg-streamer sends it) lets clients and
+                    // the benchmark measure latency; MJPEG clients ignore unknown part headers.
                     let head = format!(
-                        "--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {}\r\n\r\n",
-                        jpeg.len()
+                        "--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {}\r\nX-Timestamp: {}.{:06}\r\n\r\n",
+                        jpeg.len(),
+                        captured.as_secs(),
+                        captured.subsec_micros()
                     );
                     let part = MjpegPart {
                         head: Bytes::from(head),

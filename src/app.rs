@@ -28,6 +28,8 @@ pub enum LogKind {
     Logout = 3,
     /// User off line.
     Offline = 4,
+    /// IO alarm input triggered (ipcamd extension: the guide has no log ID for it).
+    IoAlarm = 5,
 }
 
 /// Shared application state.
@@ -46,6 +48,10 @@ pub struct App {
     pub data_dir: PathBuf,
     /// When the daemon started.
     pub started: Instant,
+    /// Alarm linkage state, snapshot provider, IO alarm output control.
+    pub alarms: crate::alarm::Alarms,
+    /// IR LED controller.
+    pub ir: crate::ir::IrController,
 }
 
 impl App {
@@ -61,6 +67,8 @@ impl App {
         };
         Ok(Arc::new(App {
             ptz,
+            alarms: crate::alarm::Alarms::default(),
+            ir: crate::ir::IrController::new(&hal),
             hal,
             store,
             accounts,

@@ -100,6 +100,8 @@ pub async fn run(options: Options) -> Result<(), StartupError> {
     started.app.log_event(LogKind::PowerOn, "", "");
     config::apply_image_settings(&started.app);
     crate::cgi::commands::ptz::start_up_self_test(&started.app);
+    crate::alarm::start(&started.app);
+    crate::ir::start(started.app.clone());
     let serve = crate::http::serve(started.app.clone(), started.listener);
     tokio::select! {
         result = serve => result.map_err(|e| err("HTTP server", e)),

@@ -19,11 +19,8 @@ pub const NOT_YET_IMPLEMENTED: &[(&str, &str)] = &[
     ("getRecordList", "recording (no issue filed yet)"),
     ("getRecordList2", "recording (no issue filed yet)"),
     ("reloadRecordindex", "recording (no issue filed yet)"),
-    ("clearIOAlarmOutput", "alarms (issue 7)"),
     ("refreshWifiList", "Wi-Fi scanning (no issue filed yet)"),
     ("getWifiList", "Wi-Fi scanning (no issue filed yet)"),
-    ("testFtpServer", "alarm linkage (issue 7)"),
-    ("smtpTest", "alarm linkage (issue 7)"),
     ("rebootSystem", "ARM firmware (issue 4)"),
     ("exportConfig", "ARM firmware (issue 4)"),
     ("importConfig", "ARM firmware (issue 4)"),
@@ -47,6 +44,7 @@ fn table() -> &'static [(&'static str, Handler)] {
         all.extend_from_slice(commands::device::HANDLERS);
         all.extend_from_slice(commands::stream::HANDLERS);
         all.extend_from_slice(commands::ptz::HANDLERS);
+        all.extend_from_slice(commands::alarm::HANDLERS);
         all
     })
 }

@@ -1,7 +1,9 @@
 //! Integration tests through the CGI surface: the real daemon binary, real HTTP, real SQLite.
 
 mod accounts;
+mod alarms;
 mod registry;
+mod servers;
 mod settings;
 mod support;
 mod wire;

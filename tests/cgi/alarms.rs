@@ -426,3 +426,183 @@ fn test_io_alarm_mail_and_ftp_snap_linkage_deliver() {
         );
     }
 }
+
+/// Decodes a JPEG with a real decoder; returns its dimensions.
+fn decode_jpeg(jpeg: &[u8]) -> (usize, usize) {
+    use zune_jpeg::zune_core::bytestream::ZCursor;
+    use zune_jpeg::zune_core::options::DecoderOptions;
+    let mut decoder =
+        zune_jpeg::JpegDecoder::new_with_options(ZCursor::new(jpeg), DecoderOptions::default());
+    decoder.decode().expect("the snapshot decodes");
+    decoder.dimensions().expect("dimensions")
+}
+
+/// The base64 body of the first `image/jpeg` part of a MIME message.
+fn jpeg_attachment(message: &str) -> Vec<u8> {
+    let at = message.find("image/jpeg").expect("a JPEG part");
+    let part = &message[at..];
+    let body_start = part.find("\r\n\r\n").expect("part body") + 4;
+    let body: String = part[body_start..]
+        .lines()
+        .take_while(|l| !l.starts_with("--") && !l.is_empty())
+        .collect();
+    crate::servers::base64_decode(&body)
+}
+
+/// The daemon's own start-up path, in process, with a snapshot provider installed the way the
+/// media pipeline installs one: real frames from the simulated sensor, real JPEG encoding.
+fn in_process_camera(
+    data: &std::path::Path,
+) -> (tokio::runtime::Runtime, std::sync::Arc<ipcamd::app::App>) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let options = ipcamd::daemon::Options {
+        board: crate::support::repo().join("board/sim.toml"),
+        data: data.to_path_buf(),
+        listen: Some("127.0.0.1:0".parse().unwrap()),
+    };
+    let started = runtime.block_on(ipcamd::daemon::start(&options)).unwrap();
+    let app = started.app;
+    let video = app.hal.video.clone().expect("the sim board has video");
+    let encoder = app.hal.encoder.clone();
+    app.alarms
+        .set_snapshot_provider(std::sync::Arc::new(move || {
+            let frame = video.next_frame(Duration::from_secs(2)).ok()?;
+            let mut jpeg = Vec::new();
+            encoder.encode_jpeg(&frame, 80, &mut jpeg).ok()?;
+            Some(bytes::Bytes::from(jpeg))
+        }));
+    (runtime, app)
+}
+
+fn schedule_always(app: &ipcamd::app::App, linkage: &str) {
+    let mut values = vec![
+        ("isEnable", "1"),
+        ("linkage", linkage),
+        ("alarmLevel", "1"),
+        ("triggerInterval", "60"),
+        ("snapInterval", "1"),
+    ];
+    for day in [
+        "schedule0",
+        "schedule1",
+        "schedule2",
+        "schedule3",
+        "schedule4",
+        "schedule5",
+        "schedule6",
+    ] {
+        values.push((day, WHOLE_DAY));
+    }
+    app.store.set_section("io_alarm", &values).unwrap();
+}
+
+#[test]
+fn test_io_alarm_with_snapshot_provider_mails_and_uploads_decodable_jpeg() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = tempfile::tempdir().unwrap();
+    let ftp = FtpServer::start(root.path(), "cam", "ftp-pw");
+    let sink = SmtpSink::start();
+    let (_runtime, app) = in_process_camera(dir.path());
+    let smtp_port = sink.port.to_string();
+    app.store
+        .set_section(
+            "smtp",
+            &[
+                ("isEnable", "1"),
+                ("server", "127.0.0.1"),
+                ("port", &smtp_port),
+                ("tls", "0"),
+                ("isNeedAuth", "0"),
+                ("sender", "camera@example.com"),
+                ("reciever", "ops@example.com"),
+            ],
+        )
+        .unwrap();
+    let ftp_address = format!("ftp://127.0.0.1:{}/", ftp.port);
+    app.store
+        .set_section(
+            "ftp",
+            &[
+                ("ftpAddr", &ftp_address),
+                ("mode", "0"),
+                ("userName", "cam"),
+                ("password", "ftp-pw"),
+            ],
+        )
+        .unwrap();
+    app.store
+        .set_section("snap", &[("saveLocation", "2")])
+        .unwrap();
+    schedule_always(&app, "6");
+    ipcamd::alarm::start(&app);
+    let sim = app.hal.sim.as_ref().expect("sim board");
+    sim.alarm_in.drive(true);
+
+    let mail = sink
+        .mails
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the alarm mail arrived");
+    let attached = jpeg_attachment(&mail.data);
+    let (width, height) = decode_jpeg(&attached);
+    assert!(width > 0 && height > 0);
+    let upload = ftp
+        .uploads
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the snapshot was uploaded");
+    assert!(
+        upload.path.starts_with("IO") && upload.path.ends_with(".jpg"),
+        "{}",
+        upload.path
+    );
+    assert_eq!(decode_jpeg(&upload.data), (width, height));
+    // snapInterval (1 s) while the input stays raised: more snapshots follow.
+    let next = ftp
+        .uploads
+        .recv_timeout(Duration::from_secs(30))
+        .expect("a second snapshot while the alarm lasts");
+    assert_ne!(next.path, upload.path);
+    assert_eq!(app.state.io_alarm.get(), ipcamd::state::AlarmState::Alarm);
+}
+
+#[test]
+fn test_io_alarm_snap_to_sd_card_saves_decodable_jpeg() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_runtime, app) = in_process_camera(dir.path());
+    app.store
+        .set_section("snap", &[("saveLocation", "0")])
+        .unwrap();
+    schedule_always(&app, "4");
+    ipcamd::alarm::start(&app);
+    app.hal
+        .sim
+        .as_ref()
+        .expect("sim board")
+        .alarm_in
+        .drive(true);
+    let snap_dir = app
+        .hal
+        .storage
+        .as_ref()
+        .expect("SD card")
+        .root()
+        .join("snap");
+    let mut saved = Vec::new();
+    assert!(
+        eventually(Duration::from_secs(20), || {
+            saved = std::fs::read_dir(&snap_dir)
+                .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).collect())
+                .unwrap_or_default();
+            !saved.is_empty()
+        }),
+        "no snapshot in {}",
+        snap_dir.display()
+    );
+    let name = saved[0].file_name().unwrap().to_string_lossy().into_owned();
+    assert!(name.starts_with("IO") && name.ends_with(".jpg"), "{name}");
+    let (width, height) = decode_jpeg(&std::fs::read(&saved[0]).unwrap());
+    assert!(width > 0 && height > 0);
+}

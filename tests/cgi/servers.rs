@@ -32,7 +32,8 @@ pub struct SmtpSink {
     pub mails: mpsc::Receiver<ReceivedMail>,
 }
 
-fn base64_decode(text: &str) -> Vec<u8> {
+/// Decodes base64, skipping line breaks and padding.
+pub fn base64_decode(text: &str) -> Vec<u8> {
     let value = |c: u8| -> Option<u32> {
         Some(match c {
             b'A'..=b'Z' => c - b'A',

@@ -18,7 +18,12 @@ use ipcamd_hal::video::{CaptureConfig, Encoder, VideoSource};
 
 fn cpu_seconds() -> f64 {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or("").split_whitespace().collect();
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
     let ticks: f64 = fields.get(11).and_then(|v| v.parse().ok()).unwrap_or(0.0)
         + fields.get(12).and_then(|v| v.parse().ok()).unwrap_or(0.0);
     ticks / 100.0
@@ -37,37 +42,66 @@ fn encode_figures(board: &BoardSpec) {
     let video = ipcamd_hal::sim::video::SimVideo::open(board).expect("sim video");
     let encoder = ipcamd_hal::video::jpeg::SoftwareJpegEncoder;
     for (w, h) in [(1280, 720), (640, 480)] {
-        video.configure(CaptureConfig { width: w, height: h, fps: 60 }).expect("configure");
-        let frames: Vec<_> = (0..5).map(|_| video.next_frame(Duration::from_secs(1)).expect("frame")).collect();
+        video
+            .configure(CaptureConfig {
+                width: w,
+                height: h,
+                fps: 60,
+            })
+            .expect("configure");
+        let frames: Vec<_> = (0..5)
+            .map(|_| video.next_frame(Duration::from_secs(1)).expect("frame"))
+            .collect();
         let mut out = Vec::new();
         let rounds = 40;
         let start = Instant::now();
         for i in 0..rounds {
-            encoder.encode_jpeg(&frames[i % frames.len()], 70, &mut out).expect("encode");
+            encoder
+                .encode_jpeg(&frames[i % frames.len()], 70, &mut out)
+                .expect("encode");
         }
         let ms = start.elapsed().as_secs_f64() * 1000.0 / rounds as f64;
-        println!("encode {w}x{h} q70: {ms:.2} ms/frame, {} KiB", out.len() / 1024);
+        println!(
+            "encode {w}x{h} q70: {ms:.2} ms/frame, {} KiB",
+            out.len() / 1024
+        );
     }
 }
 
 /// One viewer reading parts; counts frames and sums latency.
-fn viewer(address: SocketAddr, stop: Arc<AtomicBool>, frames: Arc<AtomicU64>, latency_us: Arc<AtomicU64>) {
-    let Ok(mut stream) = TcpStream::connect(address) else { return };
-    let _ = stream.write_all(b"GET /cgi-bin/CGIStream.cgi?cmd=GetMJStream&usr=admin&pwd= HTTP/1.1\r\nHost: b\r\n\r\n");
+fn viewer(
+    address: SocketAddr,
+    stop: Arc<AtomicBool>,
+    frames: Arc<AtomicU64>,
+    latency_us: Arc<AtomicU64>,
+) {
+    let Ok(mut stream) = TcpStream::connect(address) else {
+        return;
+    };
+    let _ = stream.write_all(
+        b"GET /cgi-bin/CGIStream.cgi?cmd=GetMJStream&usr=admin&pwd= HTTP/1.1\r\nHost: b\r\n\r\n",
+    );
     let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
     let mut buffer = Vec::new();
     let mut chunk = vec![0u8; 64 * 1024];
     while !stop.load(Ordering::Relaxed) {
-        let Ok(n) = stream.read(&mut chunk) else { continue };
+        let Ok(n) = stream.read(&mut chunk) else {
+            continue;
+        };
         if n == 0 {
             return;
         }
         buffer.extend_from_slice(&chunk[..n]);
         while let Some(at) = find(&buffer, b"X-Timestamp: ") {
-            let Some(end) = find(&buffer[at..], b"\r\n") else { break };
+            let Some(end) = find(&buffer[at..], b"\r\n") else {
+                break;
+            };
             let text = String::from_utf8_lossy(&buffer[at + 13..at + end]).to_string();
             if let Ok(stamp) = text.parse::<f64>() {
-                let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_secs_f64();
+                let now = SystemTime::now()
+                    .duration_since(SystemTime::UNIX_EPOCH)
+                    .unwrap_or_default()
+                    .as_secs_f64();
                 latency_us.fetch_add(((now - stamp).max(0.0) * 1e6) as u64, Ordering::Relaxed);
                 frames.fetch_add(1, Ordering::Relaxed);
             }
@@ -90,8 +124,16 @@ fn main() {
     encode_figures(&board);
 
     let data = std::env::temp_dir().join(format!("ipcamd-bench-{}", std::process::id()));
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
-    let options = Options { board: board_path, data: data.clone(), listen: Some("127.0.0.1:0".parse().expect("addr")) };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let options = Options {
+        board: board_path,
+        data: data.clone(),
+        listen: Some("127.0.0.1:0".parse().expect("addr")),
+    };
     let address = runtime.block_on(async {
         let started = daemon::start(&options).await.expect("daemon starts");
         let address = started.address;
@@ -103,11 +145,19 @@ fn main() {
         address
     });
     std::thread::sleep(Duration::from_secs(2));
-    for (label, res) in [("720p main, VGA sub", None), ("VGA main and sub", Some("1"))] {
+    for (label, res) in [
+        ("720p main, VGA sub", None),
+        ("VGA main and sub", Some("1")),
+    ] {
         if let Some(resolution) = res {
-            let url = format!("/cgi-bin/CGIProxy.fcgi?cmd=setVideoStreamParam&streamType=0&resolution={resolution}&usr=admin&pwd=");
+            let url = format!(
+                "/cgi-bin/CGIProxy.fcgi?cmd=setVideoStreamParam&streamType=0&resolution={resolution}&usr=admin&pwd="
+            );
             if let Ok(mut s) = TcpStream::connect(address) {
-                let _ = s.write_all(format!("GET {url} HTTP/1.1\r\nHost: b\r\nConnection: close\r\n\r\n").as_bytes());
+                let _ = s.write_all(
+                    format!("GET {url} HTTP/1.1\r\nHost: b\r\nConnection: close\r\n\r\n")
+                        .as_bytes(),
+                );
                 let _ = s.read_to_end(&mut Vec::new());
             }
             std::thread::sleep(Duration::from_secs(1));
@@ -123,7 +173,12 @@ fn main() {
                 })
                 .collect();
             std::thread::sleep(Duration::from_secs(1));
-            let (cpu0, f0, l0, t0) = (cpu_seconds(), frames.load(Ordering::Relaxed), latency.load(Ordering::Relaxed), Instant::now());
+            let (cpu0, f0, l0, t0) = (
+                cpu_seconds(),
+                frames.load(Ordering::Relaxed),
+                latency.load(Ordering::Relaxed),
+                Instant::now(),
+            );
             std::thread::sleep(Duration::from_secs(5));
             let wall = t0.elapsed().as_secs_f64();
             let got = frames.load(Ordering::Relaxed) - f0;
@@ -136,7 +191,11 @@ fn main() {
             println!(
                 "{label}: {viewers:>2} viewers: {:.1} fps each, latency {:.1} ms, CPU {cpu:.0}% (clients included), RSS {} KiB",
                 got as f64 / viewers as f64 / wall,
-                if got > 0 { lat as f64 / got as f64 / 1000.0 } else { 0.0 },
+                if got > 0 {
+                    lat as f64 / got as f64 / 1000.0
+                } else {
+                    0.0
+                },
                 rss_kib()
             );
         }
@@ -152,7 +211,10 @@ fn main() {
     std::thread::sleep(Duration::from_secs(3));
     let before = rss_kib();
     std::thread::sleep(Duration::from_secs(8));
-    println!("32 stalled viewers: RSS {before} KiB -> {} KiB after 8 s", rss_kib());
+    println!(
+        "32 stalled viewers: RSS {before} KiB -> {} KiB after 8 s",
+        rss_kib()
+    );
     drop(stalled);
     let _ = std::fs::remove_dir_all(&data);
 }

@@ -42,6 +42,8 @@ pub enum LogKind {
     Logout = 3,
     /// User off line.
     Offline = 4,
+    /// IO alarm input triggered (ipcamd extension: the guide has no log ID for it).
+    IoAlarm = 5,
 }
 
 /// Shared application state.
@@ -69,6 +71,10 @@ pub struct App {
     pub data_dir: PathBuf,
     /// When the daemon started.
     pub started: Instant,
+    /// Alarm linkage state, snapshot provider, IO alarm output control.
+    pub alarms: crate::alarm::Alarms,
+    /// IR LED controller.
+    pub ir: crate::ir::IrController,
 }
 
 impl App {
@@ -93,6 +99,8 @@ impl App {
             firmware_version,
             media: std::sync::OnceLock::new(),
             ptz,
+            alarms: crate::alarm::Alarms::default(),
+            ir: crate::ir::IrController::new(&hal),
             hal,
             store,
             accounts,

@@ -112,9 +112,18 @@ pub async fn run(options: Options) -> Result<Exit, StartupError> {
     app.log_event(LogKind::PowerOn, "", "");
     if let Some(media) = crate::media::Media::start(&app) {
         let _ = app.media.set(media);
+        // The IO alarm's linkage takes its pictures from the pipeline.
+        let weak = Arc::downgrade(&app);
+        app.alarms.set_snapshot_provider(Arc::new(move || {
+            let app = weak.upgrade()?;
+            let media = app.media.get()?;
+            crate::media::snapshot_jpeg(&app, media).ok()
+        }));
     }
     config::apply_image_settings(&app);
     crate::cgi::commands::ptz::start_up_self_test(&app);
+    crate::alarm::start(&app);
+    crate::ir::start(app.clone());
     let probe = probe_address(started.address);
     let serve = crate::http::serve(app.clone(), started.listener);
     // Ready: listening and the HAL is open. A freshly installed release confirms itself now.

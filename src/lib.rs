@@ -3,12 +3,14 @@
 #![forbid(unsafe_code)]
 
 pub mod accounts;
+pub mod alarm;
 pub mod app;
 pub mod cgi;
 pub mod civil_time;
 pub mod daemon;
 pub mod firmware;
 pub mod http;
+pub mod ir;
 pub mod ir_auto;
 pub mod media;
 pub mod motion;

@@ -237,6 +237,7 @@ fn capture_loop(app: &std::sync::Weak<App>, media: &Media) {
     let mut next_sub_frame = Instant::now();
     let mut backoff = Duration::from_millis(100);
     let mut motion = MotionWatch::default();
+    let mut next_light_sample = Instant::now();
     loop {
         let Some(app) = app.upgrade() else { return };
         let Some(video) = app.hal.video.clone() else {
@@ -283,8 +284,31 @@ fn capture_loop(app: &std::sync::Weak<App>, media: &Media) {
             }
         };
         let frame = orient(media, frame);
-        motion.observe(&app, &frame, generation);
+        let action = motion.observe(&app, &frame, generation);
+        observe_scene_light(&app, &frame, &mut next_light_sample);
         let frame = overlay_frame(&app, &current, frame);
+        if let Some(action) = action {
+            // The picture the alarm sends is the one users see (OSD and masks included).
+            let mut out = Vec::new();
+            let snapshot = match app
+                .hal
+                .encoder
+                .encode_jpeg(&frame, snap_quality(&app), &mut out)
+            {
+                Ok(()) => Some(Bytes::from(out)),
+                Err(err) => {
+                    tracing::warn!(%err, "alarm snapshot failed");
+                    None
+                }
+            };
+            match (action, snapshot) {
+                (MotionAction::Alarm(event), snapshot) => {
+                    crate::alarm::on_motion_alarm(&app, &event, snapshot)
+                }
+                (MotionAction::Snap, Some(jpeg)) => crate::alarm::on_motion_snap(&app, jpeg),
+                (MotionAction::Snap, None) => {}
+            }
+        }
         let frame = Arc::new(frame);
         media.latest.send_replace(Some(frame.clone()));
         media.frames.fetch_add(1, Ordering::Release);
@@ -475,6 +499,7 @@ const MOTION_WIDTH: usize = 320;
 #[derive(Default)]
 struct MotionWatch {
     detector: Option<crate::motion::Detector>,
+    ir_switches: u64,
     generation: Option<u64>,
     next_due: Option<Instant>,
     luma: Vec<u8>,
@@ -511,7 +536,7 @@ impl MotionWatch {
         })
     }
 
-    fn observe(&mut self, app: &App, frame: &Frame, generation: u64) {
+    fn observe(&mut self, app: &App, frame: &Frame, generation: u64) -> Option<MotionAction> {
         if self.generation != Some(generation) {
             self.generation = Some(generation);
             match MotionWatch::config(app) {
@@ -522,31 +547,24 @@ impl MotionWatch {
                 None => tracing::warn!("stored motion settings unreadable; detection paused"),
             }
         }
-        let Some(detector) = &mut self.detector else {
-            return;
-        };
+        let detector = self.detector.as_mut()?;
         let now = Instant::now();
-        let state = match detector.status(now) {
-            crate::motion::MotionStatus::Disabled => crate::state::AlarmState::Disabled,
-            crate::motion::MotionStatus::NoAlarm => crate::state::AlarmState::Idle,
-            crate::motion::MotionStatus::Alarm => crate::state::AlarmState::Alarm,
-        };
-        app.state.motion_alarm.set(state);
+        // Every IR switch changes the whole picture: re-learn instead of alarming.
+        let switches = app.ir.switch_count();
+        if switches != self.ir_switches {
+            self.ir_switches = switches;
+            detector.notify_ir_switch(now);
+        }
+        crate::alarm::set_motion_status(app, detector.status(now));
         if !detector.config().enabled || self.next_due.is_some_and(|due| now < due) {
-            return;
+            return None;
         }
         self.next_due = Some(now + Duration::from_secs(1) / MOTION_FPS);
-        let Some(luma) = frame.luma() else { return };
+        let luma = frame.luma()?;
         let (w, h) = (frame.width as usize, frame.height as usize);
         let factor = crate::motion::luma::factor_for_width(w, MOTION_WIDTH);
-        let Some((sw, sh)) =
-            crate::motion::luma::downscale_luma(luma, w, h, w, factor, &mut self.luma)
-        else {
-            return;
-        };
-        let Some(small) = crate::motion::LumaFrame::new(&self.luma, sw, sh, sw) else {
-            return;
-        };
+        let (sw, sh) = crate::motion::luma::downscale_luma(luma, w, h, w, factor, &mut self.luma)?;
+        let small = crate::motion::LumaFrame::new(&self.luma, sw, sh, sw)?;
         let unix = app.unix_now();
         let zone = int(app, "time", "timeZone");
         let dst = int(app, "time", "isDst") == 1;
@@ -561,18 +579,44 @@ impl MotionWatch {
         let mut report = app_media_report(app);
         if let Some(report) = report.as_mut() {
             report.scores = scores;
-        }
-        if let Some(event) = event {
-            app.state.motion_alarm.set(crate::state::AlarmState::Alarm);
-            tracing::info!(cells = %event.cells, level = event.level, "motion alarm");
-            if let Some(report) = report.as_mut() {
+            if let Some(event) = &event {
                 report.last_alarm_cells = Some(event.cells.rows());
                 report.last_alarm_unix = Some(unix);
                 report.alarms += 1;
             }
-            drop(report);
-            app.log_event(crate::app::LogKind::MotionAlarm, "", "");
         }
+        drop(report);
+        if let Some(event) = event {
+            return Some(MotionAction::Alarm(event));
+        }
+        detector.snap_due(now).then_some(MotionAction::Snap)
+    }
+}
+
+/// What the capture loop does for the motion detector after drawing the OSD.
+enum MotionAction {
+    /// A new alarm: linkage with a snapshot.
+    Alarm(crate::motion::MotionEvent),
+    /// Another snapshot while the alarm lasts (snapInterval).
+    Snap,
+}
+
+/// About once a second, the scene's mean brightness goes to the IR controller (auto mode on
+/// boards without a light sensor).
+fn observe_scene_light(app: &App, frame: &Frame, next: &mut Instant) {
+    let now = Instant::now();
+    if now < *next {
+        return;
+    }
+    *next = now + Duration::from_secs(1);
+    let Some(luma) = frame.luma() else { return };
+    // Every 61st pixel: a prime stride samples rows and columns evenly.
+    let (sum, count) = luma
+        .iter()
+        .step_by(61)
+        .fold((0u64, 0u64), |(s, c), &p| (s + u64::from(p), c + 1));
+    if let Some(mean) = sum.checked_div(count) {
+        app.ir.observe_scene_luma(mean as u8, now);
     }
 }
 

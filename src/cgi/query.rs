@@ -117,7 +117,7 @@ fn percent_decode(input: &[u8], plus_as_space: bool) -> Vec<u8> {
         match input[i] {
             b'%' if i + 2 < input.len() => match (hex(input[i + 1]), hex(input[i + 2])) {
                 (Some(h), Some(l)) => {
-                    out.push(h << 4 | l);
+                    out.push((h << 4) | l);
                     i += 3;
                     continue;
                 }

@@ -16,11 +16,8 @@ pub const NOT_YET_IMPLEMENTED: &[(&str, &str)] = &[
     ("getRecordList", "recording (no issue filed yet)"),
     ("getRecordList2", "recording (no issue filed yet)"),
     ("reloadRecordindex", "recording (no issue filed yet)"),
-    ("clearIOAlarmOutput", "alarms (issue 7)"),
     ("refreshWifiList", "Wi-Fi scanning (no issue filed yet)"),
     ("getWifiList", "Wi-Fi scanning (no issue filed yet)"),
-    ("testFtpServer", "alarm linkage (issue 7)"),
-    ("smtpTest", "alarm linkage (issue 7)"),
     (
         "getGeneratePubKey",
         "the guide does not document the key algorithm",
@@ -42,6 +39,7 @@ fn table() -> &'static [(&'static str, Handler)] {
         all.extend_from_slice(commands::ptz::HANDLERS);
         all.extend_from_slice(commands::video::HANDLERS);
         all.extend_from_slice(commands::system::HANDLERS);
+        all.extend_from_slice(commands::alarm::HANDLERS);
         all
     })
 }

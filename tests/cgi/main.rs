@@ -1,9 +1,11 @@
 //! Integration tests through the CGI surface: the real daemon binary, real HTTP, real SQLite.
 
 mod accounts;
+mod alarms;
 mod motion;
 mod ptz;
 mod registry;
+mod servers;
 mod settings;
 mod support;
 mod system;

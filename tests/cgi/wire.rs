@@ -118,7 +118,10 @@ fn test_oversized_requests_are_refused_and_the_daemon_lives_on() {
     let cam = Camera::start(dir.path());
     let long = "x".repeat(5000);
     assert_eq!(cam.cgi("setDevName", &[("devName", &long)]).result, -1);
-    let many: String = (0..400).map(|i| format!("&p{i}=1")).collect();
+    let many = (0..400).fold(String::new(), |mut q, i| {
+        q.push_str(&format!("&p{i}=1"));
+        q
+    });
     assert_eq!(
         cam.cgi_query(&format!("cmd=getDevName&usr=admin&pwd={many}"))
             .result,

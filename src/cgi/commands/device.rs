@@ -1,5 +1,5 @@
 //! Device-management commands that are not plain settings: product identity, device info and
-//! live state, system time, the system log, the multi-device list, IR LED switching, the
+//! live state, system time, the system log, the multi-device list, the
 //! recording medium, and factory reset.
 
 use ipcamd_hal::storage::Space;
@@ -46,8 +46,6 @@ pub const HANDLERS: &[(&str, Handler)] = &[
     ("getRecordPath", get_record_path),
     ("resetImageSetting", config::reset_image_setting),
     ("restoreToFactorySetting", restore_to_factory_setting),
-    ("openInfraLed", open_infra_led),
-    ("closeInfraLed", close_infra_led),
 ];
 
 /// The value of one product-identity field, by its wire name (both of the guide's spellings).
@@ -460,31 +458,4 @@ fn restore_to_factory_setting(req: &Request) -> CgiResult<Reply> {
     config::apply_image_settings(app);
     tracing::warn!("restored to factory settings");
     Ok(Reply::ok())
-}
-
-fn switch_infra_led(req: &Request, on: bool) -> CgiResult<Reply> {
-    let Some(led) = &req.app.hal.ir_led else {
-        tracing::info!("IR LED command: this board has no IR LED");
-        return Err(CgiError::Exec("no IR LED".into()));
-    };
-    // Manual switching is only meaningful in manual mode (1); in auto mode the light sensor
-    // decides and the command fails as the stock firmware's does.
-    if read_value(req.app, "infra_led", "mode")? != "1" {
-        return Ok(Reply::Xml(Fields::new().with("ctrlResult", -1)));
-    }
-    led.set(on)?;
-    if let Some(cut) = &req.app.hal.ir_cut {
-        cut.set(on)?;
-    }
-    Ok(Reply::Xml(Fields::new().with("ctrlResult", 0)))
-}
-
-/// Switch the IR LED on (manual mode).
-fn open_infra_led(req: &Request) -> CgiResult<Reply> {
-    switch_infra_led(req, true)
-}
-
-/// Switch the IR LED off (manual mode).
-fn close_infra_led(req: &Request) -> CgiResult<Reply> {
-    switch_infra_led(req, false)
 }

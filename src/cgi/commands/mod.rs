@@ -1,6 +1,7 @@
 //! Command handlers, one file per part of the guide. Each file exports its handlers; the
 //! registry collects them.
 
+pub mod alarm;
 pub mod config;
 pub mod device;
 pub mod ptz;

@@ -31,8 +31,10 @@ pub const SESSION_TIMEOUT: Duration = Duration::from_secs(300);
 pub const MAX_CREDENTIAL_LEN: usize = 63;
 /// Failed attempts from one address before the lock-out starts.
 const FREE_FAILURES: u32 = 5;
+/// First lock-out, doubled with every further failure.
+const FIRST_LOCKOUT: Duration = Duration::from_secs(30);
 /// Longest lock-out.
-const MAX_LOCKOUT: Duration = Duration::from_secs(300);
+const MAX_LOCKOUT: Duration = Duration::from_secs(600);
 /// Addresses tracked for lock-out at once (oldest forgotten first).
 const MAX_TRACKED_ADDRESSES: usize = 256;
 
@@ -265,7 +267,7 @@ impl Accounts {
         entry.last = now;
         if entry.count >= FREE_FAILURES {
             let doublings = (entry.count - FREE_FAILURES).min(16);
-            let lock = Duration::from_secs(1u64 << doublings).min(MAX_LOCKOUT);
+            let lock = (FIRST_LOCKOUT * (1u32 << doublings)).min(MAX_LOCKOUT);
             entry.locked_until = Some(now + lock);
             tracing::warn!(%peer, failures = entry.count, lock_secs = lock.as_secs(), "login lock-out");
         }

@@ -12,14 +12,15 @@ cd "$(dirname "$0")/.."
 
 # The host-side tool, built with whatever cargo is first on PATH (no Debian env yet).
 cargo build -q --bin ipcamd-fwtool
-fwtool=target/debug/ipcamd-fwtool
-
-IPCAMD_BUILD_FWTOOL=1 bash cross/build-release.sh
-# shellcheck source=cross/env.sh
-source cross/env.sh
-arm="target/$IPCAMD_TARGET/release"
+fwtool="${CARGO_TARGET_DIR:-target}/debug/ipcamd-fwtool"
 
 version=${IPCAMD_FW_VERSION:-$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -n1)}
+# The binary reports the same version the image declares (ipcamd::firmware::RUNNING_VERSION).
+IPCAMD_VERSION="$version" IPCAMD_BUILD_FWTOOL=1 bash cross/build-release.sh
+# shellcheck source=cross/env.sh
+source cross/env.sh
+arm="${CARGO_TARGET_DIR:-target}/$IPCAMD_TARGET/release"
+
 read -r -a boards <<<"${IPCAMD_FW_BOARDS:-$(sed -n 's/^board_id = "\(.*\)"$/\1/p' board/*.toml | tr '\n' ' ')}"
 if [ ${#boards[@]} -eq 0 ]; then
     echo "build-image: no board ids (no [firmware] board_id in board/*.toml)" >&2

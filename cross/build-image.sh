@@ -42,7 +42,7 @@ fi
 
 files=("ipcamd=$arm/ipcamd" "ipcamd-fwtool=$arm/ipcamd-fwtool")
 for f in board/*.toml; do files+=("board/$(basename "$f")=$f"); done
-for f in systemd/*; do files+=("systemd/$(basename "$f")=$f"); done
+for f in systemd/*.service systemd/*.conf systemd/*.rules; do files+=("systemd/$(basename "$f")=$f"); done
 
 out=${IPCAMD_FW_OUT:-target/firmware/ipcamd-$version-armv7.img}
 mkdir -p "$(dirname "$out")"

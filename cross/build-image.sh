@@ -12,14 +12,15 @@ cd "$(dirname "$0")/.."
 
 # The host-side tool, built with whatever cargo is first on PATH (no Debian env yet).
 cargo build -q --bin ipcamd-fwtool
-fwtool=target/debug/ipcamd-fwtool
-
-IPCAMD_BUILD_FWTOOL=1 bash cross/build-release.sh
-# shellcheck source=cross/env.sh
-source cross/env.sh
-arm="target/$IPCAMD_TARGET/release"
+fwtool="${CARGO_TARGET_DIR:-target}/debug/ipcamd-fwtool"
 
 version=${IPCAMD_FW_VERSION:-$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -n1)}
+# The binary reports the same version the image declares (ipcamd::firmware::RUNNING_VERSION).
+IPCAMD_VERSION="$version" IPCAMD_BUILD_FWTOOL=1 bash cross/build-release.sh
+# shellcheck source=cross/env.sh
+source cross/env.sh
+arm="${CARGO_TARGET_DIR:-target}/$IPCAMD_TARGET/release"
+
 read -r -a boards <<<"${IPCAMD_FW_BOARDS:-$(sed -n 's/^board_id = "\(.*\)"$/\1/p' board/*.toml | tr '\n' ' ')}"
 if [ ${#boards[@]} -eq 0 ]; then
     echo "build-image: no board ids (no [firmware] board_id in board/*.toml)" >&2
@@ -41,7 +42,7 @@ fi
 
 files=("ipcamd=$arm/ipcamd" "ipcamd-fwtool=$arm/ipcamd-fwtool")
 for f in board/*.toml; do files+=("board/$(basename "$f")=$f"); done
-for f in systemd/*; do files+=("systemd/$(basename "$f")=$f"); done
+for f in systemd/*.service systemd/*.conf systemd/*.rules; do files+=("systemd/$(basename "$f")=$f"); done
 
 out=${IPCAMD_FW_OUT:-target/firmware/ipcamd-$version-armv7.img}
 mkdir -p "$(dirname "$out")"

@@ -15,7 +15,7 @@ start=$(date +%s)
 "$DEBIAN_CARGO" build --release --target "$IPCAMD_TARGET" --features linux "${bins[@]}"
 echo "build-release: cargo build took $(($(date +%s) - start)) s"
 
-out="target/$IPCAMD_TARGET/release"
+out="${CARGO_TARGET_DIR:-target}/$IPCAMD_TARGET/release"
 for bin in "${bins[@]}"; do
     [ "$bin" = --bin ] && continue
     # The release profile already strips; strip --strip-all also drops .comment and the like.

@@ -29,6 +29,20 @@ use std::io;
 pub use image::{ImageFile, ImageInfo, VerifiedImage, build_image, verify_image, verify_reader};
 pub use install::{confirm, install, installed_version, rollback, rollback_if_unconfirmed};
 
+/// The version this binary reports (getProductAppVer, getDevInfo firmwareVer) and that images
+/// built from it declare: `$IPCAMD_VERSION` at build time (cross/build-image.sh sets it to the
+/// image version), else the crate version.
+pub const RUNNING_VERSION: &str = match option_env!("IPCAMD_VERSION") {
+    Some(version) => version,
+    None => env!("CARGO_PKG_VERSION"),
+};
+
+/// Where the daemon installs firmware: `<data dir>/firmware` (on a camera
+/// `/var/lib/ipcamd/firmware`, inside the service's state directory).
+pub fn install_root(data_dir: &std::path::Path) -> std::path::PathBuf {
+    data_dir.join("firmware")
+}
+
 /// Largest image accepted, in bytes (header, signature and payload together).
 pub const MAX_IMAGE_BYTES: u64 = 32 * 1024 * 1024;
 

@@ -92,7 +92,7 @@ impl App {
             .ok()
             .flatten()
             .filter(|_| std::env::var_os(LOADED_RELEASE_ENV).is_some())
-            .unwrap_or_else(|| APP_VERSION.to_owned());
+            .unwrap_or_else(|| crate::firmware::RUNNING_VERSION.to_owned());
         Ok(Arc::new(App {
             restart: tokio::sync::Notify::new(),
             restart_kind: std::sync::Mutex::new(None),

@@ -12,6 +12,7 @@ pub mod http;
 pub mod ir_auto;
 pub mod motion;
 pub mod ptz;
+pub mod selftest;
 pub mod state;
 pub mod store;
 pub mod systemd;

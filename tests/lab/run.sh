@@ -24,15 +24,9 @@ step() {
 
 step fetch bash "$HERE/fetch.sh"
 step gpio-sim bash "$HERE/build-gpio-sim.sh"
-step arm-build bash cross/build-release.sh
-# shellcheck source=cross/env.sh
-source cross/env.sh
-# The lab's copy: building the upgrade image below relinks the release binary.
-BIN=$OUT/ipcamd
-cp "target/$IPCAMD_TARGET/release/ipcamd" "$BIN"
-
 # The lab's own firmware signing pair (kept in the cache, never in the repository).
 fw_keys() {
+    # the host tool, with the host toolchain (before cross/env.sh sets Debian's rustc)
     cargo build -q --bin ipcamd-fwtool
     if [ ! -f "$CACHE/keys/lab-signing.key" ]; then
         mkdir -p "$CACHE/keys"
@@ -40,6 +34,19 @@ fw_keys() {
     fi
 }
 step fw-keys fw_keys
+
+# The same ARMv7 release build as cross/build-release.sh (without its size gate, which is
+# the release-size stage's business).
+arm_build() {
+    bash cross/install-toolchain.sh
+    "$DEBIAN_CARGO" build --release --target "$IPCAMD_TARGET" --features linux --bin ipcamd
+}
+# shellcheck source=cross/env.sh
+source cross/env.sh
+step arm-build arm_build
+# The lab's copy: building the upgrade image below relinks the release binary.
+BIN=$OUT/ipcamd
+cp "target/$IPCAMD_TARGET/release/ipcamd" "$BIN"
 
 # The fwUpgrade check needs an image whose daemon reports another version. It is built only
 # once the endpoint exists (it is listed as not implemented in src/cgi/registry.rs until

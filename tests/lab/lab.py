@@ -20,6 +20,7 @@ import argparse
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -721,6 +722,9 @@ def main():
     p.add_argument("--fw-image", help="signed upgrade image for the fwUpgrade check")
     p.add_argument("--fw-version", help="version the upgrade image's daemon reports")
     lab = Lab(p.parse_args())
+    # A stopped run (CI timeout, Ctrl-C) still powers the guest off: SIGTERM unwinds like
+    # SIGINT through Lab.run's finally.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     lab.run()
     sys.exit(1 if any(r[1] == "FAIL" for r in lab.results) or not lab.results else 0)
 

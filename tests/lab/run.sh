@@ -22,6 +22,8 @@ step() {
     echo "--- lab: $name took $(($(date +%s) - t)) s"
 }
 
+# the ARM cross compiler (gpio-sim, the daemon) and Debian's Rust; quick when installed
+step toolchain bash cross/install-toolchain.sh
 step fetch bash "$HERE/fetch.sh"
 step gpio-sim bash "$HERE/build-gpio-sim.sh"
 # The lab's own firmware signing pair (kept in the cache, never in the repository).
@@ -38,7 +40,6 @@ step fw-keys fw_keys
 # The same ARMv7 release build as cross/build-release.sh (without its size gate, which is
 # the release-size stage's business).
 arm_build() {
-    bash cross/install-toolchain.sh
     "$DEBIAN_CARGO" build --release --target "$IPCAMD_TARGET" --features linux --bin ipcamd
 }
 # shellcheck source=cross/env.sh

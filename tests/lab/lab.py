@@ -464,7 +464,8 @@ class Lab:
         require((dw, dh) == (w, h), f"SOF says {w}x{h}, decoder {dw}x{dh}")
         require(w <= 640 and h <= 480 and w >= 160, f"{w}x{h} is not within the lab sensor")
         strips = vivid_bars_signature(dw, dh, luma)
-        falling = all(a > b for a, b in zip(strips, strips[1:]))
+        # measured on this lab's vivid at the factory brightness: 179 160 130 111 83 64 34 16
+        falling = all(a > b - 2 for a, b in zip(strips, strips[1:]))
         require(falling and strips[0] - strips[-1] > 80,
                 f"not vivid's colour bars (strip luma {[round(s) for s in strips]})")
         self.last_snapshot_luma = mean(luma[::7])

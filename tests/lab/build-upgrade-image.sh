@@ -26,6 +26,8 @@ arm-linux-gnueabihf-strip --strip-all -o "$work/ipcamd" "target/$IPCAMD_TARGET/r
 target/debug/ipcamd-fwtool sign --version "$version" --board qemu-lab \
     --key "$CACHE/keys/lab-signing.key" --out "$IMAGE" \
     "ipcamd=$work/ipcamd" "board/lab.toml=tests/lab/board-lab.toml"
+# checked as the camera will: signature with the public half, board id
+target/debug/ipcamd-fwtool verify --pubkey "$CACHE/keys/lab-public.key" --board qemu-lab "$IMAGE"
 echo "$key" >"$IMAGE.key"
 echo "$version" >"$VERSION_FILE"
 echo "build-upgrade-image: $IMAGE ($version, $(stat -c %s "$IMAGE") bytes)"

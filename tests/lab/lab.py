@@ -112,8 +112,11 @@ class PelcoMotor:
             return [f for (ts, f) in self.frames if ts >= t]
 
     def _run(self):
-        sock = connect_unix(self.path, 60)
-        self.connected.set()
+        with connect_unix(self.path, 60) as sock:
+            self.connected.set()
+            self._read(sock)
+
+    def _read(self, sock):
         buf = bytearray()
         while True:
             try:

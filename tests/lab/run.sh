@@ -58,6 +58,7 @@ if ! grep -q '("fwUpgrade",' src/cgi/registry.rs; then
     fw_args=(--fw-image "$OUT/upgrade.img" --fw-version "$(cat "$OUT/upgrade.version")")
 fi
 
+step runner-self-test python3 "$HERE/test_lab.py"
 step initramfs bash "$HERE/build-initramfs.sh" "$BIN" "$CACHE/keys/lab-public.key" "$OUT/initramfs.cpio"
 status=0
 step boot-and-check python3 "$HERE/lab.py" --run "$OUT/run" --initrd "$OUT/initramfs.cpio" \

@@ -14,12 +14,13 @@ OUT=target/lab
 mkdir -p "$OUT"
 start_all=$(date +%s)
 step() {
-    local name=$1 t
+    local name=$1 t rc=0
     shift
     t=$(date +%s)
     echo "--- lab: $name"
-    "$@"
-    echo "--- lab: $name took $(($(date +%s) - t)) s"
+    "$@" || rc=$?
+    echo "--- lab: $name took $(($(date +%s) - t)) s$([ "$rc" -eq 0 ] || echo ", FAILED (exit $rc)")"
+    return "$rc"
 }
 
 # the ARM cross compiler (gpio-sim, the daemon) and Debian's Rust; quick when installed

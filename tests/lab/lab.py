@@ -17,6 +17,7 @@ usage: lab.py --run DIR --initrd FILE [--fw-image FILE --fw-version V] [--port N
 """
 
 import argparse
+import http.client
 import os
 import re
 import shutil
@@ -650,7 +651,11 @@ class Lab:
         boots = self.console_text().count("LAB: ready")
         t = time.monotonic()
         if how == "cgi":
-            self.cam.xml("rebootSystem")
+            try:
+                self.cam.xml("rebootSystem")
+            except (ConnectionError, http.client.HTTPException, urllib.error.URLError) as err:
+                # a camera may go down before its reply is out; the reboot is judged below
+                print(f"lab: rebootSystem reply lost ({err}); waiting for the reboot")
         else:
             self.ctl.send_only("reboot")
         self.wait_console("LAB: ready", boots + 1, BOOT_TIMEOUT)

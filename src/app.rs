@@ -11,8 +11,12 @@ use crate::accounts::Accounts;
 use crate::state::DeviceState;
 use crate::store::{LogRow, Store};
 
-/// Version reported by getProductAppVer and getDevInfo firmwareVer.
-pub const APP_VERSION: &str = env!("CARGO_PKG_VERSION");
+/// Version reported by getProductAppVer and getDevInfo firmwareVer: Cargo.toml's, unless the
+/// build sets `IPCAMD_VERSION` (the lab's fwUpgrade check builds an image at another version).
+pub const APP_VERSION: &str = match option_env!("IPCAMD_VERSION") {
+    Some(version) => version,
+    None => env!("CARGO_PKG_VERSION"),
+};
 
 /// Folder of the data directory where fwUpgrade installs releases.
 pub const FIRMWARE_DIR: &str = "firmware";

@@ -1,5 +1,6 @@
 //! `ipcamd [--board FILE] [--data DIR] [--listen ADDR:PORT]`: parse the command line, set up
-//! logging to stderr, run the daemon.
+//! logging to stderr, run the daemon. `ipcamd selftest [--board FILE] [--data DIR]` exercises
+//! each device of the board instead ([`ipcamd::selftest`]).
 
 use std::process::ExitCode;
 
@@ -12,6 +13,8 @@ use ipcamd::daemon::{self, Exit, Options};
 const LOADER_ENV: &str = "IPCAMD_LOADER";
 
 const USAGE: &str = "usage: ipcamd [--board FILE] [--data DIR] [--listen ADDR:PORT]\n\
+    \n       ipcamd selftest [--board FILE] [--data DIR]\
+    \n         exercise each device of the board, one line per device; exit 1 on any FAIL\n\
     \n  --board FILE        board file (default board/sim.toml)\
     \n  --data DIR          data directory (default ./var)\
     \n  --listen ADDR:PORT  listen here instead of the stored web port\n";
@@ -47,8 +50,31 @@ fn parse(args: impl Iterator<Item = String>) -> Result<Options, String> {
     Ok(options)
 }
 
+/// `ipcamd selftest`: the report on stdout, exit status 1 when a device failed.
+fn selftest(options: &Options) -> ExitCode {
+    if options.listen.is_some() {
+        eprintln!("ipcamd: selftest takes no --listen");
+        eprint!("{USAGE}");
+        return ExitCode::from(2);
+    }
+    let reports = ipcamd::selftest::run(&options.board, &options.data);
+    match ipcamd::selftest::print(&reports, &mut std::io::stdout().lock()) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(err) => {
+            eprintln!("ipcamd: selftest: writing the report: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 fn main() -> ExitCode {
-    let options = match parse(std::env::args().skip(1)) {
+    let mut args = std::env::args().skip(1).peekable();
+    let is_selftest = args.peek().is_some_and(|a| a == "selftest");
+    if is_selftest {
+        args.next();
+    }
+    let options = match parse(args) {
         Ok(options) => options,
         Err(message) => {
             if !message.is_empty() {
@@ -66,6 +92,9 @@ fn main() -> ExitCode {
         .with_target(false)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
+    if is_selftest {
+        return selftest(&options);
+    }
     run_installed_release(&options);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

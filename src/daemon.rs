@@ -109,6 +109,14 @@ pub async fn run(options: Options) -> Result<Exit, StartupError> {
         options.board.display()
     );
     let app = started.app.clone();
+    if let Some(why) = app
+        .hal
+        .sim
+        .as_ref()
+        .and_then(|s| s.ptz_unavailable.as_ref())
+    {
+        tracing::warn!(%why, "the simulated motor cannot run on this platform; PTZ commands answer -4");
+    }
     app.log_event(LogKind::PowerOn, "", "");
     if let Some(media) = crate::media::Media::start(&app) {
         let _ = app.media.set(media);

@@ -31,6 +31,8 @@ pub struct SimDevices {
     /// The simulated sensor (the same device as `Hal::video`): the PTZ motor moves its view,
     /// tests inject capture failures.
     pub video: Arc<video::SimVideo>,
+    /// Why the board's PTZ could not be opened on this platform, if it could not.
+    pub ptz_unavailable: Option<String>,
     /// The built-in PTZ motor (`None` without `[ptz]`, or when `[ptz] port` names a port).
     pub motor: Option<Arc<ptz::SimMotor>>,
     /// The GPIO control socket, when the board file names one (`gpio.control_socket`).
@@ -54,6 +56,7 @@ pub fn open_with_devices(board: Arc<BoardSpec>, data_dir: &Path) -> HalResult<(H
         light_sensor: Arc::new(gpio::SimLine::new("light_sensor")),
         video: video.clone(),
         motor: None,
+        ptz_unavailable: None,
         control: None,
     };
     let storage = match &board.storage {
@@ -63,9 +66,16 @@ pub fn open_with_devices(board: Arc<BoardSpec>, data_dir: &Path) -> HalResult<(H
         ),
         None => None,
     };
-    let (ptz, motor) = match ptz::open(&board)? {
-        Some(sim_ptz) => (Some(sim_ptz.pan_tilt), sim_ptz.motor),
-        None => (None, None),
+    let (ptz, motor) = match ptz::open(&board) {
+        Ok(Some(sim_ptz)) => (Some(sim_ptz.pan_tilt), sim_ptz.motor),
+        Ok(None) => (None, None),
+        Err(err) if !crate::ptz::serial::serial_ports_work() => {
+            // qemu-user: no terminal ioctls. The camera runs without its motor (PTZ commands
+            // answer -4) rather than not at all.
+            devices.ptz_unavailable = Some(err.to_string());
+            (None, None)
+        }
+        Err(err) => return Err(err),
     };
     if let Some(motor) = &motor {
         // The picture moves with the motor: pan right, and the scene slides left.

@@ -20,6 +20,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
 use crate::app::App;
+use crate::cgi::catalogue::Privilege;
 use crate::cgi::query::Query;
 use crate::cgi::reply::{Reply, render_xml};
 use crate::cgi::{self, Outcome};
@@ -183,6 +184,45 @@ pub async fn handle(
     Ok(render(outcome))
 }
 
+/// Runs `produce` for an authenticated caller of at least `needed` privilege (credentials in the
+/// query, as everywhere in the CGI API) on a blocking thread, and answers its bytes as
+/// `content_type`; 401, 403 or 404 otherwise.
+async fn authenticated_get(
+    app: Arc<App>,
+    peer: SocketAddr,
+    query: &str,
+    needed: crate::cgi::catalogue::Privilege,
+    content_type: &'static str,
+    produce: impl FnOnce(&App) -> Result<Vec<u8>, cgi::CgiError> + Send + 'static,
+) -> Response<Body> {
+    let Ok(query) = Query::parse(query) else {
+        return plain(StatusCode::BAD_REQUEST, "bad query\n");
+    };
+    let result = tokio::task::spawn_blocking(move || {
+        let user = cgi::authenticate(&app, &query, peer.ip())?;
+        if user.privilege < needed {
+            return Err(cgi::CgiError::Denied);
+        }
+        produce(&app)
+    })
+    .await;
+    match result {
+        Ok(Ok(bytes)) => {
+            let mut response = Response::new(full(bytes));
+            response
+                .headers_mut()
+                .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+            response
+                .headers_mut()
+                .insert("cache-control", HeaderValue::from_static("no-store"));
+            response
+        }
+        Ok(Err(cgi::CgiError::Auth)) => plain(StatusCode::UNAUTHORIZED, "credentials needed\n"),
+        Ok(Err(cgi::CgiError::Denied)) => plain(StatusCode::FORBIDDEN, "not allowed\n"),
+        _ => plain(StatusCode::NOT_FOUND, "not found\n"),
+    }
+}
+
 /// `/snapPic/NAME.jpg`: a picture saved by snapPicture, for authenticated users only. The name
 /// is checked against a strict pattern, never used as a path as given.
 async fn serve_snapshot(
@@ -199,85 +239,50 @@ async fn serve_snapshot(
     if !valid {
         return plain(StatusCode::NOT_FOUND, "not found\n");
     }
-    let Ok(query) = Query::parse(query) else {
-        return plain(StatusCode::BAD_REQUEST, "bad query\n");
-    };
     let name = name.to_owned();
-    let result = tokio::task::spawn_blocking(move || {
-        cgi::authenticate(&app, &query, peer.ip())?;
-        let path = crate::cgi::commands::video::snapshot_dir(&app).join(&name);
-        std::fs::read(path).map_err(|_| cgi::CgiError::Exec("no such snapshot".into()))
-    })
-    .await;
-    match result {
-        Ok(Ok(jpeg)) => {
-            let mut response = Response::new(full(jpeg));
-            response
-                .headers_mut()
-                .insert(CONTENT_TYPE, HeaderValue::from_static("image/jpeg"));
-            response
-        }
-        Ok(Err(cgi::CgiError::Auth)) => plain(StatusCode::UNAUTHORIZED, "credentials needed\n"),
-        _ => plain(StatusCode::NOT_FOUND, "not found\n"),
-    }
+    authenticated_get(
+        app,
+        peer,
+        query,
+        Privilege::Visitor,
+        "image/jpeg",
+        move |app| {
+            let path = crate::cgi::commands::video::snapshot_dir(app).join(&name);
+            std::fs::read(path).map_err(|_| cgi::CgiError::Exec("no such snapshot".into()))
+        },
+    )
+    .await
 }
 
 /// `/configs/export/configs.bin`: the file exportConfig wrote, for administrators only.
 async fn serve_export(app: Arc<App>, peer: SocketAddr, query: &str) -> Response<Body> {
-    let Ok(query) = Query::parse(query) else {
-        return plain(StatusCode::BAD_REQUEST, "bad query\n");
-    };
-    let result = tokio::task::spawn_blocking(move || {
-        let user = cgi::authenticate(&app, &query, peer.ip())?;
-        if user.privilege != crate::cgi::catalogue::Privilege::Admin {
-            return Err(cgi::CgiError::Denied);
-        }
-        let path = app.data_dir.join(crate::cgi::commands::system::EXPORT_FILE);
-        std::fs::read(path).map_err(|_| cgi::CgiError::Exec("nothing exported".into()))
-    })
-    .await;
-    match result {
-        Ok(Ok(bytes)) => {
-            let mut response = Response::new(full(bytes));
-            response.headers_mut().insert(
-                CONTENT_TYPE,
-                HeaderValue::from_static("application/octet-stream"),
-            );
-            response
-        }
-        Ok(Err(cgi::CgiError::Auth)) => plain(StatusCode::UNAUTHORIZED, "credentials needed\n"),
-        Ok(Err(cgi::CgiError::Denied)) => plain(StatusCode::FORBIDDEN, "administrators only\n"),
-        _ => plain(StatusCode::NOT_FOUND, "not found\n"),
-    }
+    authenticated_get(
+        app,
+        peer,
+        query,
+        Privilege::Admin,
+        "application/octet-stream",
+        |app| {
+            let path = app.data_dir.join(crate::cgi::commands::system::EXPORT_FILE);
+            std::fs::read(path).map_err(|_| cgi::CgiError::Exec("nothing exported".into()))
+        },
+    )
+    .await
 }
 
 /// `/debug/state.json`: what the camera's subsystems see (motion cell scores and the cells of
 /// the last alarm, the PTZ position where the motor reports one, capture health), for people
 /// tuning the camera. Administrators only; not part of the Foscam API.
 async fn serve_debug_state(app: Arc<App>, peer: SocketAddr, query: &str) -> Response<Body> {
-    let Ok(query) = Query::parse(query) else {
-        return plain(StatusCode::BAD_REQUEST, "bad query\n");
-    };
-    let result = tokio::task::spawn_blocking(move || {
-        let user = cgi::authenticate(&app, &query, peer.ip())?;
-        if user.privilege != crate::cgi::catalogue::Privilege::Admin {
-            return Err(cgi::CgiError::Denied);
-        }
-        Ok(crate::media::debug_json(&app))
-    })
-    .await;
-    match result {
-        Ok(Ok(json)) => {
-            let mut response = Response::new(full(json));
-            response
-                .headers_mut()
-                .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-            response
-        }
-        Ok(Err(cgi::CgiError::Auth)) => plain(StatusCode::UNAUTHORIZED, "credentials needed\n"),
-        Ok(Err(_)) => plain(StatusCode::FORBIDDEN, "administrators only\n"),
-        Err(_) => plain(StatusCode::INTERNAL_SERVER_ERROR, "failed\n"),
-    }
+    authenticated_get(
+        app,
+        peer,
+        query,
+        Privilege::Admin,
+        "application/json",
+        |app| Ok(crate::media::debug_json(app).into_bytes()),
+    )
+    .await
 }
 
 /// The body of a GetMJStream reply: multipart parts from the viewer's bounded queue.

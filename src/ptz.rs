@@ -162,29 +162,16 @@ pub async fn run_steps(motor: &dyn PanTilt, name: &str, steps: &[Step], limit: C
                 }
             }
             match step.target {
-                Target::Limit(direction) => {
-                    execute(
-                        motor,
-                        name,
-                        PtzCommand::Move {
-                            direction,
-                            speed: FASTEST,
-                        },
-                    )
-                    .await;
-                    tokio::time::sleep(FULL_TRAVEL).await;
-                    execute(motor, name, PtzCommand::Stop).await;
-                }
-                Target::Timed(direction, duration) => {
-                    execute(
-                        motor,
-                        name,
-                        PtzCommand::Move {
-                            direction,
-                            speed: FASTEST,
-                        },
-                    )
-                    .await;
+                Target::Limit(direction) | Target::Timed(direction, _) => {
+                    let duration = match step.target {
+                        Target::Timed(_, duration) => duration,
+                        _ => FULL_TRAVEL,
+                    };
+                    let command = PtzCommand::Move {
+                        direction,
+                        speed: FASTEST,
+                    };
+                    execute(motor, name, command).await;
                     tokio::time::sleep(duration).await;
                     execute(motor, name, PtzCommand::Stop).await;
                 }

@@ -375,7 +375,12 @@ mod tests {
                 "storage"
             ]
         );
+        // Under qemu-user the simulated motor cannot run (no terminal ioctls): PTZ is absent.
+        let ptz_expected = ipcamd_hal::ptz::serial::serial_ports_work();
         for r in &reports {
+            if r.device == "ptz" && !ptz_expected {
+                continue;
+            }
             assert!(matches!(r.outcome, Outcome::Ok(_)), "{r}");
         }
         let mut out = Vec::new();

@@ -53,6 +53,11 @@ fn test_every_configuration_pair_round_trips_and_survives_restart() {
             .map(|(k, v)| (k.as_str(), v.as_str()))
             .collect();
         let reply = cam.cgi(setter, &params);
+        if *section == "rs485" && !ipcamd_hal::ptz::serial::serial_ports_work() {
+            // No motor controller where ptys cannot be configured (qemu-user): refused, -4.
+            assert_eq!(reply.result, -4, "{setter} without a motor controller");
+            continue;
+        }
         assert_eq!(reply.result, 0, "{setter} {params:?}");
         let getters = SECTIONS
             .iter()

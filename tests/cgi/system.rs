@@ -51,10 +51,6 @@ fn image(key: &ed25519_dalek::SigningKey, version: &str, board: &str) -> Vec<u8>
 
 #[test]
 fn test_signed_upgrade_restarts_into_the_new_version_and_keeps_settings() {
-    if !can_self_restart() {
-        eprintln!("skipped under qemu-user: the daemon cannot re-execute itself there");
-        return;
-    }
     let dir = tempfile::tempdir().unwrap();
     let (key, public) = dev_key(dir.path());
     let data = dir.path().join("data");
@@ -64,6 +60,15 @@ fn test_signed_upgrade_restarts_into_the_new_version_and_keeps_settings() {
     let reply = cam.upload("fwUpgrade", "fw_file", &image(&key, "9.9.9-test", "sim"));
     assert_eq!(reply.result, 0);
     assert_eq!(reply.get("upgradeResult"), "0");
+    assert!(
+        data.join("firmware/current/ipcamd").exists(),
+        "the release is installed"
+    );
+    if !can_self_restart() {
+        // qemu-user cannot start another ARM program: the restart is checked in the lab.
+        eprintln!("restart part skipped under qemu-user");
+        return;
+    }
     cam.await_self_restart();
     assert_eq!(cam.cgi("getDevInfo", &[]).get("firmwareVer"), "9.9.9-test");
     assert_eq!(cam.cgi("getProductAppVer", &[]).get("appVer"), "9.9.9-test");

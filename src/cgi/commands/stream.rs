@@ -59,11 +59,31 @@ fn default_value(section: &str, field: &str, stream_type: i64) -> i64 {
 /// The stored or factory value of one field of one stream type.
 pub fn stream_value(app: &App, section: &str, field: &str, stream_type: i64) -> CgiResult<i64> {
     let stored = read_value(app, section, &format!("{field}{stream_type}"))?;
-    Ok(stored
-        .parse()
-        .ok()
-        .filter(|_| !stored.is_empty())
-        .unwrap_or_else(|| default_value(section, field, stream_type)))
+    if let Some(value) = stored.parse().ok().filter(|_| !stored.is_empty()) {
+        return Ok(value);
+    }
+    if field == "resolution" {
+        // The factory resolution is the board's (main) or VGA (sub), or the largest the
+        // sensor can deliver when that is smaller.
+        let wanted = if section == "main_stream" {
+            i64::from(app.hal.board.defaults.main_resolution)
+        } else {
+            1
+        };
+        return Ok(fitting_resolution(app, wanted));
+    }
+    Ok(default_value(section, field, stream_type))
+}
+
+/// `wanted`, or the first (largest) resolution code after it that fits the board's sensor.
+fn fitting_resolution(app: &App, wanted: i64) -> i64 {
+    let video = &app.hal.board.video;
+    RESOLUTIONS
+        .iter()
+        .enumerate()
+        .skip(usize::try_from(wanted).unwrap_or(0))
+        .find(|(_, (w, h))| *w <= video.max_width && *h <= video.max_height)
+        .map_or(wanted, |(i, _)| i as i64)
 }
 
 /// All four stream types of one stream.

@@ -634,12 +634,14 @@ class Lab:
                               "but run.sh built no upgrade image")
         with open(image, "rb") as f:
             payload = f.read()
-        restarts = self.console_text().count("LAB: daemon start")
+        starts = self.console_text().count(" listening on http://")
         fields = self.post_firmware(os.path.basename(image), payload)
         require(fields.get("result") == "0", f"fwUpgrade answered {fields}")
-        # The daemon restarts in the new version (or the guest reboots, as the guide says the
-        # camera does); either way the init starts a daemon again.
-        self.wait_console("LAB: daemon start", restarts + 1, BOOT_TIMEOUT)
+        require(fields.get("upgradeResult") == "0", f"fwUpgrade answered {fields}")
+        # The daemon starts again in the new version: it re-executes itself through the
+        # installed release, or exits and is started again, or the guest reboots; each way a
+        # new daemon logs its first line ("... listening on http://...") on the console.
+        self.wait_console(" listening on http://", starts + 1, BOOT_TIMEOUT)
         f = self.wait_daemon(DAEMON_TIMEOUT, lambda f: f.get("firmwareVer") == version)
         return f"{len(payload)} byte image; daemon restarted at firmwareVer {f['firmwareVer']}"
 

@@ -17,6 +17,7 @@
 //!    every viewer (Mjpeg frames pass through unchanged).
 
 pub mod convert;
+pub mod encoded;
 pub mod jpeg;
 pub mod overlay;
 pub mod y4m;

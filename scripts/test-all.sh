@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # THE test command (README, .ci/run): every check the project has, in order, each timed.
 #   toolchain      cross/install-toolchain.sh (idempotent; quick when installed)
+#   test-deps      scripts/install-deps.sh: Debian packages of scripts/deps/*.list (idempotent)
 #   fmt            cargo fmt --check
 #   clippy-host    cargo clippy --workspace --all-targets -D warnings (rustup toolchain)
 #   clippy-armv7   the same for armv7 with --features linux (Debian's Rust 1.85 and clippy)
@@ -63,6 +64,7 @@ stage_qemu_lab() {
 
 total_start=$(date +%s)
 run_stage toolchain bash cross/install-toolchain.sh
+run_stage test-deps bash scripts/install-deps.sh
 run_stage fmt cargo fmt --all --check
 run_stage clippy-host cargo clippy --workspace --all-targets -- -D warnings
 run_stage clippy-armv7 clippy_armv7

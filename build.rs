@@ -6,6 +6,9 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
+#[path = "web/embed.rs"]
+mod web_embed;
+
 #[derive(Deserialize)]
 struct Catalogue {
     command: Vec<Command>,
@@ -148,6 +151,7 @@ fn main() {
         .unwrap();
     }
     out.push_str("];\n");
-    let dest = PathBuf::from(std::env::var("OUT_DIR").unwrap()).join("catalogue.rs");
-    std::fs::write(dest, out).unwrap();
+    let out_dir = PathBuf::from(std::env::var("OUT_DIR").unwrap());
+    std::fs::write(out_dir.join("catalogue.rs"), out).unwrap();
+    web_embed::build(&out_dir);
 }

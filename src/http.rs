@@ -1,7 +1,7 @@
 //! The HTTP server: hyper over tokio, with the limits a small camera needs (bounded header
 //! size, header and idle timeouts, a connection cap, capped uploads) and the route table:
-//! `/cgi-bin/CGIProxy.fcgi` and `/cgi-bin/CGIStream.cgi`; everything else is 404, never a file
-//! tree. Every reply that reached the CGI dispatcher is HTTP 200; the outcome is in `<result>`.
+//! `/cgi-bin/CGIProxy.fcgi` and `/cgi-bin/CGIStream.cgi`, the web interface's embedded page
+//! (`/`, `/web/…`, see [`crate::web`]); everything else is 404, never a file tree. Every reply that reached the CGI dispatcher is HTTP 200; the outcome is in `<result>`.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -114,8 +114,13 @@ pub async fn handle(
         }
         _ => (path.to_owned(), uri.query().unwrap_or("").to_owned()),
     };
+    // The web page sends its credentials in a header, never in the URL (see `web`).
+    let query = crate::web::with_header_credentials(req.headers(), query);
     match path.as_str() {
         "/cgi-bin/CGIProxy.fcgi" | "/cgi-bin/CGIStream.cgi" => {}
+        p if crate::web::is_web_path(p) && matches!(*req.method(), Method::GET | Method::HEAD) => {
+            return Ok(crate::web::serve(p, req.headers()).map(full));
+        }
         "/debug/state.json" if req.method() == Method::GET => {
             return Ok(serve_debug_state(app, peer, &query).await);
         }

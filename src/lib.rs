@@ -20,3 +20,4 @@ pub mod selftest;
 pub mod state;
 pub mod store;
 pub mod systemd;
+pub mod web;

@@ -594,6 +594,20 @@ function commandForm(setCmd, values, opts = {}) {
       for (const n of names) fields.append(fieldInput({ ...f, n, d: f.x ? `${f.d} [${n}]` : f.d }, values[n]));
     }
   }
+  // setVideoStreamParam and friends set one stream (streamType) of the getter's resolutionN…
+  const picker = fields.querySelector('[data-field=streamType]');
+  if (picker && values.streamType === undefined) {
+    const pick = () => {
+      for (const f of s.i) {
+        const el = fields.querySelector(`[data-field=${f.n}]`);
+        const v = values[f.n + picker.value];
+        if (el && el !== picker && v !== undefined) el.value = v;
+      }
+    };
+    picker.addEventListener('change', pick);
+    if (picker.value === '') picker.value = 0;
+    pick();
+  }
   const form = h('form', { class: 'cmd', 'data-cmd': setCmd, novalidate: true }, fields,
     h('div', { class: 'row' }, h('button', { type: 'submit' }, opts.button || 'Save'), msg));
   form.addEventListener('submit', (ev) => {
@@ -855,7 +869,14 @@ async function pageSystem(main) {
   const info = h('div', {});
   main.append(panel('Device', info));
   try {
-    info.append(replyTable(await cgi('getDevInfo')));
+    const d = await cgi('getDevInfo');
+    const two = (v) => String(v).padStart(2, '0');
+    const tz = -Number(d.timeZone); // the guide's timeZone is seconds west of UTC
+    info.append(replyTable({
+      Model: d.productName, Name: d.devName, 'Serial number': d.serialNo, 'MAC address': d.mac,
+      'Camera time': `${d.year}-${two(d.mon)}-${two(d.day)} ${two(d.hour)}:${two(d.min)}:${two(d.sec)} (UTC${tz < 0 ? '−' : '+'}${two(Math.floor(Math.abs(tz) / 3600))}:${two(Math.abs(tz) % 3600 / 60)})`,
+      Firmware: d.firmwareVer, Hardware: d.hardwareVer,
+    }));
   } catch (e) { info.append(h('p', { class: 'msg bad' }, e.message)); }
   // The log, newest first, ten a page (getLog's limit).
   const log = h('ol', { class: 'log' });
@@ -872,11 +893,13 @@ async function pageSystem(main) {
     h('button', { type: 'button', onclick: () => { offset += 10; readLog(); } }, 'Older'), logMsg)));
   readLog();
   main.append(uploadPanel('Upgrade firmware', 'fwUpgrade', 'fw_file', (r) =>
-    (r.upgradeResult === undefined || r.upgradeResult === '0' ? 'The camera verified and installed the image and restarts into it.'
-      : `The camera refused the image (upgradeResult ${r.upgradeResult}): its signature, board or checksum did not verify. Nothing was installed.`)));
+    {
+      if (r.upgradeResult === undefined || r.upgradeResult === '0') return 'The camera verified and installed the image and restarts into it.';
+      throw new Error(`The camera refused the image (upgradeResult ${r.upgradeResult}): its signature, board or checksum did not verify. Nothing was installed.`);
+    }));
   const cfgMsg = status();
   main.append(panel('Configuration', h('div', { class: 'row' }, h('button', {
-    type: 'button',
+    type: 'button', id: 'export',
     onclick: () => report(cfgMsg, 'Export', async () => {
       await cgi('exportConfig');
       saveBlob(await fetchBlob('/configs/export/configs.bin'), `camera-config-${stamp()}.bin`);

@@ -11,6 +11,7 @@
 mod support;
 
 use std::net::TcpListener;
+use std::os::unix::process::CommandExt as _;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
@@ -46,7 +47,9 @@ impl Browser {
             .local_addr()
             .unwrap()
             .port();
+        // Its own process group, so the browser it starts goes with it (see Drop).
         let driver = Command::new("/usr/bin/chromedriver")
+            .process_group(0)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -63,6 +66,10 @@ impl Browser {
                     "--window-size=1280,1000",
                     format!("--user-data-dir={}", profile.path().display()),
                 ],
+                "prefs": {
+                    "download.default_directory": profile.path().join("downloads"),
+                    "download.prompt_for_download": false,
+                },
             }
         });
         let Value::Object(capabilities) = capabilities else {
@@ -86,6 +93,27 @@ impl Browser {
             client: Some(client),
             _profile: profile,
         }
+    }
+
+    /// Waits for a file the page saved (a download) and answers its bytes.
+    async fn downloaded(&self, prefix: &str) -> Vec<u8> {
+        let dir = self._profile.path().join("downloads");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            let done = std::fs::read_dir(&dir)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .find(|e| {
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    name.starts_with(prefix) && !name.ends_with(".crdownload")
+                });
+            if let Some(entry) = done {
+                return std::fs::read(entry.path()).unwrap();
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("no download named {prefix}*");
     }
 
     fn c(&self) -> &Client {
@@ -254,8 +282,11 @@ impl Browser {
 }
 
 impl Drop for Browser {
+    /// Ends chromedriver and every browser process it started (a failed test never closed its
+    /// session), by their process group.
     fn drop(&mut self) {
-        let _ = self.driver.kill();
+        let group = format!("-{}", self.driver.id());
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
         let _ = self.driver.wait();
     }
 }
@@ -376,6 +407,11 @@ fn test_live_page_streams_moves_the_motor_and_applies_the_brightness_slider() {
             bright > dark + 10.0,
             "the picture brightens: {dark:.1} -> {bright:.1}"
         );
+
+        // The snapshot button saves a JPEG of the camera's picture.
+        browser.find("#snap").await.click().await.unwrap();
+        let jpeg = browser.downloaded("snapshot-").await;
+        assert!(mean_luma(&jpeg) > 0.0, "the saved snapshot decodes");
 
         browser.wait_text("#status", "Motion").await;
         browser.screenshot("live").await;
@@ -536,7 +572,13 @@ fn test_garbage_firmware_upload_shows_the_refusal_and_the_camera_keeps_serving()
         browser.sign_in(&camera, "admin", "").await;
         browser.signed_in().await;
         browser.go("system").await;
-        browser.wait_text("#main", "firmwareVer").await;
+        browser.wait_text("#main", "Firmware").await;
+        // Export: the page saves the camera's configuration file.
+        browser.find("#export").await.click().await.unwrap();
+        let saved = browser.downloaded("camera-config-").await;
+        let (status, _, exported) = camera.get_raw("/configs/export/configs.bin?usr=admin&pwd=");
+        assert_eq!(status, 200);
+        assert_eq!(saved, exported, "the saved file is the camera's export");
         let file = browser.find("#file-fwUpgrade").await;
         file.send_keys(garbage.to_str().unwrap()).await.unwrap();
         let form = browser
@@ -633,6 +675,51 @@ fn test_settings_forms_come_from_the_catalogue_and_validate_before_sending() {
         browser.wait_text(&format!("{form} .msg"), "Saved").await;
         assert_eq!(camera.cgi("getRatio", &[]).fields["ratio"], "300");
         browser.screenshot("settings").await;
+        browser.close().await;
+    });
+}
+
+#[test]
+#[cfg_attr(target_arch = "arm", ignore = "no browser for ARM under qemu-user")]
+fn test_setup_mode_leads_to_setting_the_admin_password() {
+    one_browser_at_a_time(async {
+        let dir = tempfile::tempdir().unwrap();
+        let board = std::fs::read_to_string(support::repo().join("board/sim.toml"))
+            .unwrap()
+            .replace("setup_mode = false", "setup_mode = true");
+        let board_file = dir.path().join("setup.toml");
+        std::fs::write(&board_file, board).unwrap();
+        let camera = Camera::start_with_board(&dir.path().join("data"), &board_file);
+        assert_eq!(camera.cgi("getDevName", &[]).result, -3, "setup mode");
+        let browser = Browser::start().await;
+        browser.sign_in(&camera, "admin", "").await;
+        browser
+            .wait_js(
+                "the set-password form",
+                "return !document.querySelector('#setup').hidden",
+            )
+            .await;
+        browser.screenshot("setup").await;
+        let form = browser.find("#setup-form").await;
+        for field in ["[name=pwd]", "[name=pwd2]"] {
+            let input = form.find(Locator::Css(field)).await.unwrap();
+            input.send_keys("n3w secret+").await.unwrap();
+        }
+        form.find(Locator::Css("button"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        browser.signed_in().await;
+        browser.wait_picture().await;
+        assert_eq!(
+            camera.cgi("getDevName", &[]).result,
+            -2,
+            "the factory password is gone"
+        );
+        let named = camera.cgi_as("admin", "n3w secret+", "getDevName", &[]);
+        assert_eq!(named.result, 0, "the new password works");
         browser.close().await;
     });
 }

@@ -315,7 +315,8 @@ const status = () => h('p', { class: 'msg', role: 'status' });
 function pageLive(main) {
   const side = h('div', { class: 'side' });
   const view = h('div', { class: 'view' });
-  main.append(h('div', { class: 'live' }, view, side));
+  const extra = h('div', { class: 'extra' });
+  main.append(h('div', { class: 'live' }, view, side, extra));
   mountStage(view);
   const snapMsg = status();
   view.append(h('div', { class: 'row' },
@@ -327,8 +328,8 @@ function pageLive(main) {
       }),
     }, 'Save snapshot'), snapMsg));
   if (allowed('ptzMoveLeft')) side.append(ptzPanel());
-  if (allowed('getInfraLedConfig')) side.append(irPanel());
-  if (allowed('getImageSetting')) side.append(imagePanel());
+  if (allowed('getImageSetting')) extra.append(imagePanel());
+  if (allowed('getInfraLedConfig')) extra.append(irPanel());
 }
 
 function ptzPanel() {
@@ -570,8 +571,10 @@ function fieldInput(f, value) {
     const secret = /pwd|psk|password|passwd/i.test(f.n);
     input = h('input', { ...common, type: secret ? 'password' : 'text', autocomplete: secret ? 'off' : undefined, maxlength: f.max, value: value ?? '' });
   }
-  return labelled(f.d && f.d.length < 60 ? `${f.d} (${f.n})` : f.n, input);
+  return labelled(f.d && f.d.length < 60 ? f.d : humanize(f.n), input);
 }
+// isEnableOSDMask -> "Enable OSD mask": a label where the catalogue has no description.
+const humanize = (n) => n.replace(/^is(?=[A-Z])/, '').replace(/([a-z\d])([A-Z])/g, '$1 $2').replace(/([A-Z]+)([A-Z][a-z])/g, '$1 $2').replace(/_/g, ' ');
 
 // The form of one command: `setCmd`'s parameters, prefilled from `values` (getCmd's reply).
 // Patterned area{N}/schedule{N} parameters get the grid widgets. Answers {el, widgets}.
@@ -591,8 +594,18 @@ function commandForm(setCmd, values, opts = {}) {
       widgets.push(w);
       fields.append(w.el);
     } else {
-      for (const n of names) fields.append(fieldInput({ ...f, n, d: f.x ? `${f.d} [${n}]` : f.d }, values[n]));
+      names.forEach((n, i) => {
+        const d = f.x && f.d ? f.d.replace(/ N\b/, ' ' + (i + 1)) : f.d;
+        const el = fieldInput({ ...f, n, d: opts.byIndex ? `${opts.byIndex} ${i + 1} ${f.n.replace(/_?N$/, '')}` : d }, values[n]);
+        el.title = d || n;
+        el.dataset.index = i;
+        fields.append(el);
+      });
     }
+  }
+  if (opts.byIndex) { // x1_0 y1_0 x2_0 y2_0, x1_1 …: one row per index
+    fields.classList.add('by-index');
+    [...fields.children].sort((a, b) => (a.dataset.index || 0) - (b.dataset.index || 0)).forEach((el) => fields.append(el));
   }
   // setVideoStreamParam and friends set one stream (streamType) of the getter's resolutionN…
   const picker = fields.querySelector('[data-field=streamType]');
@@ -688,9 +701,9 @@ async function pageMasks(main) {
   try {
     const osd = await cgi('getOSDSetting');
     side.append(panel('On-screen display', commandForm('setOSDSetting', osd, { getter: 'getOSDSetting' }).el));
-    side.append(panel('Privacy masks', commandForm('setOSDMask', await cgi('getOSDMask'), { getter: 'getOSDMask' }).el));
+    side.append(panel('Privacy masks on or off', commandForm('setOSDMask', await cgi('getOSDMask'), { getter: 'getOSDMask' }).el));
     const area = await cgi('getOsdMaskArea');
-    const form = commandForm('setOsdMaskArea', area, { button: 'Save mask areas', getter: 'getOsdMaskArea' });
+    const form = commandForm('setOsdMaskArea', area, { button: 'Save mask areas', getter: 'getOsdMaskArea', byIndex: 'Mask' });
     const input = (n) => form.el.querySelector(`[data-field=${n}]`);
     const rects = [0, 1, 2, 3].map((i) => {
       const r = h('div', { class: 'mask', 'data-mask': i }, h('span', {}, String(i + 1)));
@@ -823,6 +836,7 @@ function pageRecords(main) {
     h('button', { type: 'button', onclick: () => { startNo = Math.max(0, startNo - 10); search(); } }, 'Previous'),
     h('button', { type: 'button', onclick: () => { startNo += 10; search(); } }, 'Next'));
   main.append(panel('Recordings', form, msg, list, player));
+  search();
 }
 
 // ---- system ----

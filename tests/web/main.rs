@@ -723,3 +723,73 @@ fn test_setup_mode_leads_to_setting_the_admin_password() {
         browser.close().await;
     });
 }
+
+#[test]
+#[cfg_attr(target_arch = "arm", ignore = "no browser for ARM under qemu-user")]
+fn test_privacy_mask_dragged_on_the_picture_reads_back_over_cgi() {
+    one_browser_at_a_time(async {
+        let data = tempfile::tempdir().unwrap();
+        let camera = Camera::start(data.path());
+        let browser = Browser::start().await;
+        browser.sign_in(&camera, "admin", "").await;
+        browser.signed_in().await;
+        browser.go("masks").await;
+        browser.wait_picture().await;
+        browser.find("form[data-cmd=setOsdMaskArea]").await;
+        // Mask 2, dragged from the picture's centre a quarter of the way right and down.
+        let which = browser.find("#mask-which").await;
+        which.select_by_value("1").await.unwrap();
+        let overlay = browser.find("#overlay").await;
+        let (_, _, width, height) = overlay.rectangle().await.unwrap();
+        let drag = MouseActions::new("mouse".into())
+            .then(PointerAction::MoveToElement {
+                element: overlay.clone(),
+                duration: None,
+                x: 0.0,
+                y: 0.0,
+            })
+            .then(PointerAction::Down {
+                button: MOUSE_BUTTON_LEFT,
+            })
+            .then(PointerAction::MoveToElement {
+                element: overlay,
+                duration: Some(Duration::from_millis(300)),
+                x: width / 4.0,
+                y: height / 4.0,
+            })
+            .then(PointerAction::Up {
+                button: MOUSE_BUTTON_LEFT,
+            });
+        browser.c().perform_actions(drag).await.unwrap();
+        browser
+            .wait_js(
+                "the drawn mask",
+                "return !document.querySelector('[data-mask=\"1\"]').hidden",
+            )
+            .await;
+        let save = browser
+            .find("form[data-cmd=setOsdMaskArea] button[type=submit]")
+            .await;
+        save.click().await.unwrap();
+        browser
+            .wait_text("form[data-cmd=setOsdMaskArea] .msg", "Saved")
+            .await;
+        let area = camera.cgi("getOsdMaskArea", &[]);
+        let value = |k: &str| area.fields[k].parse::<i64>().unwrap();
+        for (key, want) in [
+            ("x1_1", 5000),
+            ("y1_1", 5000),
+            ("x2_1", 7500),
+            ("y2_1", 7500),
+        ] {
+            assert!(
+                (value(key) - want).abs() < 150,
+                "{key} = {} (about {want})",
+                value(key)
+            );
+        }
+        assert_eq!(value("x2_0"), 0, "mask 1 untouched");
+        browser.screenshot("masks").await;
+        browser.close().await;
+    });
+}

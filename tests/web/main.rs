@@ -416,6 +416,12 @@ fn test_live_page_streams_moves_the_motor_and_applies_the_brightness_slider() {
         browser.wait_text("#status", "Motion").await;
         browser.screenshot("live").await;
         browser.assert_no_credentials_in_urls().await;
+        // A phone's width: one column, the pad below the picture.
+        browser.c().set_window_size(390, 844).await.unwrap();
+        let narrow = "const r = e => document.querySelector(e).getBoundingClientRect(); \
+                      return r('.side').top > r('.view').bottom - 1 && r('.view').width < 390";
+        browser.wait_js("the one-column layout", narrow).await;
+        browser.screenshot("live-phone").await;
         browser.close().await;
     });
 }
@@ -448,6 +454,15 @@ fn test_motion_cell_and_schedule_painted_in_the_page_read_back_over_cgi() {
             .await
             .unwrap();
         browser.press(slot, Duration::ZERO).await;
+        let quiet = "return document.querySelectorAll('#area-grid .fire').length";
+        assert_eq!(
+            browser.js(quiet, vec![]).await,
+            json!(0),
+            "nothing fires while detection is off"
+        );
+        // Detection on, so the daemon scores the cells.
+        let enable = "form[data-cmd=setMotionDetectConfig] [data-field=isEnable]";
+        browser.find(enable).await.click().await.unwrap();
         let save = browser
             .c()
             .find(Locator::Css(
@@ -468,9 +483,24 @@ fn test_motion_cell_and_schedule_painted_in_the_page_read_back_over_cgi() {
             monday(&before) ^ (1 << 40),
             "Monday 20:00 toggled"
         );
+        assert_eq!(
+            (
+                before.fields["isEnable"].as_str(),
+                after.fields["isEnable"].as_str()
+            ),
+            ("0", "1")
+        );
         for key in ["area0", "area9", "schedule6", "sensitivity", "linkage"] {
             assert_eq!(after.fields[key], before.fields[key], "{key} unchanged");
         }
+        // With detection on, the cells the daemon scores above the threshold light up over the
+        // moving scene (before, with detection off, the daemon scored nothing).
+        browser
+            .wait_js(
+                "firing cells",
+                "return document.querySelectorAll('#area-grid .fire').length > 0",
+            )
+            .await;
         browser.screenshot("motion").await;
         browser.close().await;
     });

@@ -810,22 +810,26 @@ const replyText = (r) => Object.entries(r).filter(([k]) => k !== 'result').map((
 // ---- recordings ----
 function pageRecords(main) {
   const day = h('input', { type: 'date', required: true, value: new Date().toISOString().slice(0, 10) });
-  const type = h('select', {}, h('option', { value: '' }, 'All'), h('option', { value: 0 }, 'Schedule'), h('option', { value: 1 }, 'Alarm'), h('option', { value: 2 }, 'Manual'));
+  // recordType: 0 schedule, 1 alarm, 2 manual, 3 all (src/cgi/commands/record.rs).
+  const type = h('select', {}, h('option', { value: 3 }, 'All'), h('option', { value: 0 }, 'Schedule'), h('option', { value: 1 }, 'Alarm'), h('option', { value: 2 }, 'Manual'));
   const msg = status();
   const list = h('ul', { class: 'records' });
   const player = h('video', { controls: true, hidden: true, 'aria-label': 'Recording playback' });
   let startNo = 0;
   const search = () => report(msg, 'Listing recordings', async () => {
-    const from = Math.floor(new Date(day.value + 'T00:00:00').getTime() / 1000);
-    const params = { recordPath: 0, startTime: from, endTime: from + 86399, startNo };
-    if (type.value !== '') params.recordType = type.value;
+    // The camera counts times in its own local time, as seconds since 1970 of those fields.
+    const from = Date.parse(day.value + 'T00:00:00Z') / 1000;
+    const params = { recordPath: 0, startTime: from, endTime: from + 86399, recordType: type.value, startNo };
     const r = await cgi('getRecordList2', params);
     const rows = Array.from({ length: Number(r.curCnt || 0) }, (_, i) => r['record' + i]).filter(Boolean);
     list.replaceChildren(...rows.map((rec) => {
+      // Each record is its download path, /record/<kind>_<YYYYMMDD>_<HHMMSS>.mp4.
       const path = rec.split(',').find((p) => p.includes('/')) || rec.split(',')[0];
       const name = path.split('/').pop();
+      const m = /^([a-z]+)_(\d{4})(\d\d)(\d\d)_(\d\d)(\d\d)(\d\d)/.exec(name);
+      const label = m ? `${m[5]}:${m[6]}:${m[7]} ${m[1]}` : name;
       const get = () => fetchBlob(path.startsWith('/') ? path : '/' + path);
-      return h('li', {}, h('span', {}, rec),
+      return h('li', {}, h('span', { title: name }, label),
         h('button', { type: 'button', onclick: () => report(msg, 'Loading ' + name, async () => { player.src = URL.createObjectURL(await get()); player.hidden = false; player.play(); return 'Playing ' + name; }) }, 'Play'),
         h('button', { type: 'button', onclick: () => report(msg, 'Downloading ' + name, async () => { saveBlob(await get(), name); return 'Saved ' + name; }) }, 'Download'));
     }));

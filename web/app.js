@@ -354,6 +354,7 @@ function ptzPanel() {
     ? hold(d[2], d[0], 'ptzStopRun', d[1])
     : h('button', { type: 'button', 'aria-label': 'Home', title: 'Home', onclick: () => run('ptzReset') }, h('span', { 'aria-hidden': 'true' }, '⌂'))));
   pad.children[3].id = 'ptz-left';
+  pad.children[5].id = 'ptz-right';
   const zoom = h('div', { class: 'row' },
     hold('Zoom in', 'zoomIn', 'zoomStop', '+'), hold('Zoom out', 'zoomOut', 'zoomStop', '−'),
     h('button', { type: 'button', onclick: () => run('ptzStopRun') }, 'Stop'));

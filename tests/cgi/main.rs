@@ -10,4 +10,5 @@ mod settings;
 mod support;
 mod system;
 mod video;
+mod web;
 mod wire;

@@ -372,6 +372,27 @@ fn test_live_page_streams_moves_the_motor_and_applies_the_brightness_slider() {
             debug_state(&camera)["ptz"]["pan"].as_f64().unwrap(),
             "stopped on release"
         );
+        // The pad works from the keyboard too: Space held on a focused direction moves.
+        browser
+            .js("document.querySelector('#ptz-right').focus()", vec![])
+            .await;
+        let space = KeyActions::new("keys".into())
+            .then(KeyAction::Down { value: ' ' })
+            .then(KeyAction::Pause {
+                duration: Duration::from_millis(1200),
+            })
+            .then(KeyAction::Up { value: ' ' });
+        browser.c().perform_actions(space).await.unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut keyed = stopped;
+        while Instant::now() < deadline && (keyed - stopped).abs() < 0.5 {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            keyed = debug_state(&camera)["ptz"]["pan"].as_f64().unwrap();
+        }
+        assert!(
+            keyed > stopped + 0.5,
+            "right by keyboard: {stopped} -> {keyed}"
+        );
 
         // The brightness slider, moved with the keyboard, changes the stored value and the picture.
         let dark = snapshot_luma(&camera);

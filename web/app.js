@@ -194,6 +194,7 @@ function route() {
   const page = PAGES.find((p) => p.id === id) || PAGES[0];
   leavePage();
   leavePage = () => {};
+  stopStream(); // the camera encodes the stream only while someone watches: pages that show it restart it
   for (const a of $('#nav').children) a.toggleAttribute('aria-current', a.id === 'nav-' + page.id);
   const main = $('#main');
   main.replaceChildren();
@@ -220,7 +221,11 @@ function showClock(unix) {
   shownSecond = Math.floor(unix);
   clock.replaceChildren(h('b', {}, 'Camera time '), new Date(unix * 1000).toLocaleString());
 }
-function stopStream() { if (streamAbort) streamAbort.abort(); streamAbort = null; }
+function stopStream() {
+  if (streamAbort) streamAbort.abort();
+  streamAbort = null;
+  clock.replaceChildren();
+}
 function indexOf(buf, pattern, from) {
   outer: for (let i = from; i <= buf.length - pattern.length; i++) {
     for (let j = 0; j < pattern.length; j++) if (buf[i + j] !== pattern[j]) continue outer;
@@ -870,6 +875,11 @@ function upload(cmd, field, file, bar) {
     xhr.send(body);
   });
 }
+// After a command that restarts the camera: sign in again once it answers.
+function reloadLater(text) {
+  setTimeout(() => location.reload(), 15000);
+  return text + ' This page reloads in 15 s.';
+}
 function uploadPanel(title, cmd, field, verdict) {
   const file = h('input', { type: 'file', id: 'file-' + cmd, required: true });
   const bar = h('progress', { max: 1, value: 0, id: 'progress-' + cmd, 'aria-label': title + ' progress' });
@@ -913,7 +923,7 @@ async function pageSystem(main) {
   readLog();
   main.append(uploadPanel('Upgrade firmware', 'fwUpgrade', 'fw_file', (r) =>
     {
-      if (r.upgradeResult === undefined || r.upgradeResult === '0') return 'The camera verified and installed the image and restarts into it.';
+      if (r.upgradeResult === undefined || r.upgradeResult === '0') return reloadLater('The camera verified and installed the image and restarts into it.');
       throw new Error(`The camera refused the image (upgradeResult ${r.upgradeResult}): its signature, board or checksum did not verify. Nothing was installed.`);
     }));
   const cfgMsg = status();
@@ -925,18 +935,18 @@ async function pageSystem(main) {
       return 'Configuration saved.';
     }),
   }, 'Export configuration'), cfgMsg)));
-  main.append(uploadPanel('Import configuration', 'importConfig', 'setting_file', () => 'The camera took the configuration and restarts.'));
+  main.append(uploadPanel('Import configuration', 'importConfig', 'setting_file', () => reloadLater('The camera took the configuration and restarts.')));
   const sysMsg = status();
   main.append(panel('Restart', h('div', { class: 'row' },
     h('button', {
       type: 'button',
-      onclick: async () => { if (await confirmDialog('Reboot the camera now?', 'Reboot')) report(sysMsg, 'Reboot', () => cgi('rebootSystem').then(() => 'The camera is rebooting.')); },
+      onclick: async () => { if (await confirmDialog('Reboot the camera now?', 'Reboot')) report(sysMsg, 'Reboot', () => cgi('rebootSystem').then(() => reloadLater('The camera is rebooting.'))); },
     }, 'Reboot'),
     h('button', {
       type: 'button', class: 'danger',
       onclick: async () => {
         if (await confirmDialog('Reset every setting and account to the factory state? This cannot be undone.', 'Factory reset')) {
-          report(sysMsg, 'Factory reset', () => cgi('restoreToFactorySetting').then(() => 'The camera was reset to its factory settings.'));
+          report(sysMsg, 'Factory reset', () => cgi('restoreToFactorySetting').then(() => reloadLater('The camera was reset to its factory settings.')));
         }
       },
     }, 'Factory reset'), sysMsg)));

@@ -4,6 +4,10 @@
 'use strict';
 
 const $ = (sel, root = document) => root.querySelector(sel);
+// A fault of the page itself is shown, not swallowed (the browser tests check it stays empty).
+const pageError = (what) => { const el = $('#page-error'); if (el) el.textContent = 'This page hit an error: ' + what; };
+window.addEventListener('error', (ev) => pageError(ev.message));
+window.addEventListener('unhandledrejection', (ev) => pageError(ev.reason && ev.reason.message ? ev.reason.message : String(ev.reason)));
 let uid = 0;
 const nextId = () => 'f' + (++uid);
 

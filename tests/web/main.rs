@@ -120,7 +120,16 @@ impl Browser {
         self.client.as_ref().unwrap()
     }
 
+    /// Checks the page reported no fault of its own (uncaught errors, unhandled rejections),
+    /// then ends the session.
     async fn close(mut self) {
+        let fault = self
+            .js(
+                "const e = document.querySelector('#page-error'); return e ? e.textContent : ''",
+                vec![],
+            )
+            .await;
+        assert_eq!(fault, json!(""), "the page hit an error");
         if let Some(client) = self.client.take() {
             let _ = client.close().await;
         }
@@ -726,6 +735,54 @@ fn test_settings_forms_come_from_the_catalogue_and_validate_before_sending() {
         browser.wait_text(&format!("{form} .msg"), "Saved").await;
         assert_eq!(camera.cgi("getRatio", &[]).fields["ratio"], "300");
         browser.screenshot("settings").await;
+        // Every group renders a card per command, and every page opens, without a fault.
+        let groups = browser
+            .js(
+                "return [...document.querySelectorAll('.tabs a')].map(a => a.getAttribute('href'))",
+                vec![],
+            )
+            .await;
+        let groups: Vec<String> = serde_json::from_value(groups).unwrap();
+        assert!(groups.len() >= 10, "the guide's chapters: {groups:?}");
+        let mut cards = 0;
+        for group in &groups {
+            browser.go(group.trim_start_matches('#')).await;
+            browser
+                .wait_js(
+                    group,
+                    "return document.querySelectorAll('.forms .panel').length > 0",
+                )
+                .await;
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            let n = browser
+                .js(
+                    "return document.querySelectorAll('.forms .panel').length",
+                    vec![],
+                )
+                .await;
+            cards += n.as_u64().unwrap();
+            let fault = browser
+                .js(
+                    "return document.querySelector('#page-error').textContent",
+                    vec![],
+                )
+                .await;
+            assert_eq!(fault, json!(""), "{group}");
+        }
+        assert!(cards >= 60, "{cards} command cards");
+        for page in ["live", "motion", "masks", "records", "system"] {
+            browser.go(page).await;
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        browser.go("records").await;
+        // Recording is not on main yet: the camera's own refusal is shown (or a list, once it is).
+        browser
+            .wait_js(
+                "the record list or the camera's refusal",
+                "const t = document.querySelector('#main').textContent; \
+                 return t.includes('getRecordList2: the camera answered') || t.includes('recordings on that day')",
+            )
+            .await;
         browser.close().await;
     });
 }

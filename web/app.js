@@ -141,7 +141,9 @@ async function enter() {
   if (await inSetupMode()) { showOnly('setup'); $('#setup-form input').focus(); return; }
   showOnly('app');
   $('#who').textContent = `${auth.u} (${['visitor', 'operator', 'administrator'][auth.priv]})`;
-  try { $('#devname').textContent = (await cgi('getDevName')).devName || 'Camera'; } catch (e) { /* visitors */ }
+  try {
+    $('#devname').textContent = allowed('getDevName') ? (await cgi('getDevName')).devName : (await cgi('getProductModelName')).modelName;
+  } catch (e) { /* the title stays "Camera" */ }
   buildNav();
   route();
   statusLoop();

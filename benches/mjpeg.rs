@@ -137,11 +137,7 @@ fn main() {
     let address = runtime.block_on(async {
         let started = daemon::start(&options).await.expect("daemon starts");
         let address = started.address;
-        let app = started.app.clone();
-        if let Some(media) = ipcamd::media::Media::start(&app) {
-            let _ = app.media.set(media);
-        }
-        tokio::spawn(ipcamd::http::serve(app, started.listener));
+        tokio::spawn(ipcamd::http::serve(started.ctx, started.listener));
         address
     });
     std::thread::sleep(Duration::from_secs(2));

@@ -18,7 +18,6 @@ use blake2::digest::{KeyInit, Mac};
 use rand_core::{OsRng, RngCore};
 use subtle::ConstantTimeEq;
 
-use crate::cgi::catalogue::Privilege;
 use crate::store::{AccountRow, Store, StoreError};
 
 /// Most accounts the camera keeps (the stock firmware allows 8).
@@ -39,6 +38,34 @@ const MAX_LOCKOUT: Duration = Duration::from_secs(600);
 const MAX_TRACKED_ADDRESSES: usize = 256;
 
 type CredentialMac = blake2::Blake2bMac<blake2::digest::consts::U32>;
+
+/// Privilege levels, ordered: a higher level may run every lower-level command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Privilege {
+    /// 0: watch video, read product info.
+    Visitor = 0,
+    /// 1: also move the camera and change operating settings.
+    Operator = 1,
+    /// 2: everything.
+    Admin = 2,
+}
+
+impl Privilege {
+    /// The guide's numeric level (addAccount, logIn).
+    pub fn level(self) -> i64 {
+        self as i64
+    }
+
+    /// From the guide's numeric level.
+    pub fn from_level(level: i64) -> Option<Privilege> {
+        match level {
+            0 => Some(Privilege::Visitor),
+            1 => Some(Privilege::Operator),
+            2 => Some(Privilege::Admin),
+            _ => None,
+        }
+    }
+}
 
 /// An authenticated caller.
 #[derive(Debug, Clone, PartialEq, Eq)]

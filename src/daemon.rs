@@ -1,19 +1,48 @@
-//! The composition root: read the board file, open the store and the HAL, build the
-//! application, bind the HTTP listener and serve. Nothing else decides what runs.
+//! The composition root (layer 5): read the board file, open the store and the HAL, build
+//! the services from narrow handles in order (settings, local time, event log and device
+//! state first; then IR, media, alarms, PTZ; then the CGI context over all of them), start
+//! their loops under the [`Supervisor`], bind the HTTP listener and serve. Nothing else
+//! decides what runs, and nothing is bound late: each service gets what it needs when it is
+//! built.
+//!
+//! # Where a new service goes
+//! In [`start`], after the handles it needs exist: build it from those handles (never from
+//! the [`Context`]), register its threads or tasks with `supervisor`, and if handlers need it,
+//! add it to the [`Context`].
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use ipcamd_hal::Hal;
 use ipcamd_hal::board::BoardSpec;
 use tokio::net::TcpListener;
 
-use std::time::Duration;
-
-use crate::app::{App, FIRMWARE_DIR, LogKind, Restart, StartupError};
-use crate::cgi::commands::config;
+use crate::accounts::Accounts;
+use crate::alarm::{AlarmParts, Alarms};
+use crate::cgi::{Context, Restart};
+use crate::firmware::FIRMWARE_DIR;
+use crate::ir::IrController;
+use crate::local_time::LocalClock;
+use crate::media::{Media, MediaParts};
+use crate::settings::Settings;
+use crate::state::DeviceState;
 use crate::store::Store;
+use crate::store::event_log::{EventLog, LogKind};
+use crate::supervisor::Supervisor;
+
+/// Start-up failure with a readable message.
+#[derive(Debug)]
+pub struct StartupError(pub String);
+
+impl std::fmt::Display for StartupError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for StartupError {}
 
 /// Command-line options of the daemon.
 #[derive(Debug, Clone)]
@@ -36,37 +65,112 @@ impl Default for Options {
     }
 }
 
-/// A started daemon: its application object and bound listener.
+/// A started daemon: its services running, its listener bound, not serving yet.
 pub struct Started {
-    /// The application.
-    pub app: Arc<App>,
+    /// The handlers' context (every service's handle).
+    pub ctx: Arc<Context>,
     /// The bound listener.
     pub listener: TcpListener,
     /// Where it listens.
     pub address: SocketAddr,
+    /// The registered threads and tasks.
+    pub supervisor: Arc<Supervisor>,
+    /// Motion notices for the alarm service, until [`Started::launch`] starts it.
+    motion_notices: Option<std::sync::mpsc::Receiver<crate::media::MotionNotice>>,
 }
 
 fn err(context: &str, e: impl std::fmt::Display) -> StartupError {
     StartupError(format!("{context}: {e}"))
 }
 
-/// Opens everything and binds the listener, without serving yet.
+/// Builds every service in order and binds the listener, without serving yet and without
+/// logging (the first log line says where the daemon listens): only the capture thread runs.
+/// [`Started::launch`] then applies the stored settings to the hardware and starts the loops.
 pub async fn start(options: &Options) -> Result<Started, StartupError> {
     let board = BoardSpec::load(&options.board).map_err(|e| err("board file", e))?;
     std::fs::create_dir_all(&options.data)
         .map_err(|e| err(&format!("creating {}", options.data.display()), e))?;
-    let store =
-        Store::open(&options.data.join("ipcamd.db")).map_err(|e| err("settings store", e))?;
+    // Layer 1: store, typed settings, local time, event log, device state.
+    let store = Arc::new(
+        Store::open(&options.data.join("ipcamd.db")).map_err(|e| err("settings store", e))?,
+    );
     let hal = Hal::open(board, &options.data).map_err(|e| err("opening the board", e))?;
-    let app = App::new(hal, store, options.data.clone())?;
+    let settings = Arc::new(Settings::new(store.clone(), hal.board.clone()));
+    let clock = Arc::new(LocalClock::new(hal.clock.clone(), settings.clone()));
+    let log = Arc::new(EventLog::new(store.clone(), hal.clock.clone()));
+    let state = Arc::new(DeviceState::default());
+    let supervisor = Arc::new(Supervisor::default());
+    let spawn_err = |what: &str, e: std::io::Error| err(&format!("starting the {what} thread"), e);
+
+    // Layer 2: services, each from the handles it drives.
+    let accounts = Accounts::new();
+    accounts
+        .ensure_factory_admin(&store)
+        .map_err(|e| StartupError(format!("creating the factory account: {e:?}")))?;
+    let ir = Arc::new(IrController::new(
+        hal.ir_led.clone(),
+        hal.ir_cut.clone(),
+        hal.light_sensor.is_some(),
+    ));
+    let (motion_tx, motion_rx) = std::sync::mpsc::sync_channel(crate::media::MOTION_QUEUE);
+    let media = match hal.video.clone() {
+        Some(video) => {
+            let (media, thread) = Media::start(MediaParts {
+                video,
+                encoder: hal.encoder.clone(),
+                settings: settings.clone(),
+                clock: clock.clone(),
+                ir: ir.clone(),
+                state: state.clone(),
+                motion: motion_tx,
+            })
+            .map_err(|e| spawn_err("capture", e))?;
+            supervisor.thread("capture", thread);
+            Some(media)
+        }
+        None => None,
+    };
+    let snapshot: Option<crate::alarm::SnapshotProvider> = media.clone().map(|media| {
+        let provider: crate::alarm::SnapshotProvider = Arc::new(move || media.snapshot_jpeg().ok());
+        provider
+    });
+    let alarms = Alarms::new(AlarmParts {
+        settings: settings.clone(),
+        clock: clock.clone(),
+        log: log.clone(),
+        state: state.clone(),
+        alarm_out: hal.alarm_out.clone(),
+        storage: hal.storage.clone(),
+        snapshot,
+    });
+    let ptz = match (&hal.ptz, tokio::runtime::Handle::try_current()) {
+        (Some(motor), Ok(runtime)) => Some(crate::ptz::Ptz::new(motor.clone(), runtime)),
+        _ => None,
+    };
+    // Layer 3: the handlers' context.
+    let port = settings.snapshot().ports.web_port;
+    let ctx = Arc::new(Context {
+        firmware_version: crate::firmware::running_version(&options.data),
+        hal,
+        store,
+        settings,
+        clock,
+        log,
+        accounts,
+        state,
+        media,
+        alarms,
+        ir,
+        ptz,
+        data_dir: options.data.clone(),
+        restart: Default::default(),
+        started: Instant::now(),
+    });
     let address = match options.listen {
         Some(address) => address,
         None => {
-            let port: u16 = config::read_value(&app, "ports", "webPort")
-                .ok()
-                .and_then(|p| p.parse().ok())
-                .unwrap_or(app.hal.board.defaults.web_port);
-            let ip = app
+            let port = u16::try_from(port).unwrap_or(ctx.hal.board.defaults.web_port);
+            let ip = ctx
                 .hal
                 .board
                 .defaults
@@ -83,10 +187,65 @@ pub async fn start(options: &Options) -> Result<Started, StartupError> {
         .local_addr()
         .map_err(|e| err("listener address", e))?;
     Ok(Started {
-        app,
+        ctx,
         listener,
         address,
+        supervisor,
+        motion_notices: Some(motion_rx),
     })
+}
+
+impl Started {
+    /// Applies the stored settings the hardware needs at start (manual time, picture
+    /// controls, set485Info's line, the PTZ self-test) and starts the service loops, each
+    /// registered with the supervisor. Call once.
+    pub fn launch(&mut self) -> Result<(), StartupError> {
+        let ctx = &self.ctx;
+        let supervisor = &self.supervisor;
+        let spawn_err =
+            |what: &str, e: std::io::Error| err(&format!("starting the {what} thread"), e);
+        let snapshot = ctx.settings.snapshot();
+        ctx.clock.restore();
+        if let Some(media) = &ctx.media {
+            media.apply_image_settings(&snapshot);
+        }
+        if let Some(ptz) = &ctx.ptz {
+            // set485Info's stored line, not only the board file's, from the first command on.
+            if let Err(err) = ptz.apply_line(&snapshot.rs485) {
+                tracing::warn!(%err, "stored RS485 settings not applied; the board file's stand");
+            }
+            let presets = ctx.store.presets().unwrap_or_default();
+            ptz.start_up_self_test(&snapshot.ptz_selftest, &presets);
+        }
+        if let Some(notices) = self.motion_notices.take() {
+            if ctx.media.is_some() {
+                let thread = ctx
+                    .alarms
+                    .start_motion(notices)
+                    .map_err(|e| spawn_err("motion alarm", e))?;
+                supervisor.thread("motion-alarm", thread);
+            }
+        }
+        if let Some(thread) = ctx
+            .alarms
+            .start_io_alarm(ctx.hal.alarm_in.clone())
+            .map_err(|e| spawn_err("IO alarm", e))?
+        {
+            supervisor.thread("io-alarm", thread);
+        }
+        if let Some(thread) = ctx
+            .ir
+            .start(
+                ctx.settings.clone(),
+                ctx.clock.clone(),
+                ctx.hal.light_sensor.clone(),
+            )
+            .map_err(|e| spawn_err("IR LED", e))?
+        {
+            supervisor.thread("ir-led", thread);
+        }
+        Ok(())
+    }
 }
 
 /// Why [`run`] returned.
@@ -98,18 +257,20 @@ pub enum Exit {
     Restart(Restart),
 }
 
-/// Runs the daemon until a termination signal, a restart request, or a fatal error.
+/// Runs the daemon until a termination signal, a restart request, or a fatal error (a
+/// supervised thread or task that ended is one: the reason is logged and returned).
 pub async fn run(options: Options) -> Result<Exit, StartupError> {
-    let started = start(&options).await?;
+    let mut started = start(&options).await?;
     tracing::info!(
         "ipcamd {} listening on http://{} with board \"{}\" ({})",
-        started.app.firmware_version,
+        started.ctx.firmware_version,
         started.address,
-        started.app.hal.board.board.name,
+        started.ctx.hal.board.board.name,
         options.board.display()
     );
-    let app = started.app.clone();
-    if let Some(why) = app
+    let ctx = started.ctx.clone();
+    let supervisor = started.supervisor.clone();
+    if let Some(why) = ctx
         .hal
         .sim
         .as_ref()
@@ -117,25 +278,12 @@ pub async fn run(options: Options) -> Result<Exit, StartupError> {
     {
         tracing::warn!(%why, "the simulated motor cannot run on this platform; PTZ commands answer -4");
     }
-    app.log_event(LogKind::PowerOn, "", "");
-    if let Some(media) = crate::media::Media::start(&app) {
-        let _ = app.media.set(media);
-        // The IO alarm's linkage takes its pictures from the pipeline.
-        let weak = Arc::downgrade(&app);
-        app.alarms.set_snapshot_provider(Arc::new(move || {
-            let app = weak.upgrade()?;
-            let media = app.media.get()?;
-            crate::media::snapshot_jpeg(&app, media).ok()
-        }));
-    }
-    config::apply_image_settings(&app);
-    crate::cgi::commands::ptz::start_up_self_test(&app);
-    crate::alarm::start(&app);
-    crate::ir::start(app.clone());
+    ctx.log.record(LogKind::PowerOn, "", "");
+    started.launch()?;
     let probe = probe_address(started.address);
-    let serve = crate::http::serve(app.clone(), started.listener);
+    let serve = crate::http::serve(ctx.clone(), started.listener);
     // Ready: listening and the HAL is open. A freshly installed release confirms itself now.
-    match crate::firmware::confirm(&app.data_dir.join(FIRMWARE_DIR)) {
+    match crate::firmware::confirm(&ctx.data_dir.join(FIRMWARE_DIR)) {
         Ok(true) => tracing::info!("new firmware started; confirmed"),
         Ok(false) => {}
         Err(err) => tracing::warn!(%err, "could not confirm the firmware release"),
@@ -149,19 +297,24 @@ pub async fn run(options: Options) -> Result<Exit, StartupError> {
             tracing::warn!(%err, "sd_notify READY failed");
         }
         if let Some(interval) = crate::systemd::watchdog_interval() {
-            tokio::spawn(feed_watchdog(
-                app.clone(),
+            let feeder = tokio::spawn(feed_watchdog(
+                ctx.clone(),
+                supervisor.clone(),
                 notifier.clone(),
                 interval,
                 probe,
             ));
+            supervisor.task("watchdog", feeder);
         }
     }
     let exit = tokio::select! {
         result = serve => return result.map(|()| Exit::Stop).map_err(|e| err("HTTP server", e)),
+        failure = supervisor.failure() => {
+            tracing::error!(task = failure.name, reason = %failure.reason, "a background task ended; stopping");
+            return Err(StartupError(format!("background task {failure}")));
+        }
         _ = shutdown_signal() => Exit::Stop,
-        _ = app.restart.notified() => {
-            let kind = app.restart_kind.lock().unwrap_or_else(|e| e.into_inner()).unwrap_or(Restart::Daemon);
+        kind = ctx.restart.requested() => {
             // Let the reply that asked for it reach the client.
             tokio::time::sleep(Duration::from_millis(300)).await;
             Exit::Restart(kind)
@@ -189,7 +342,8 @@ fn probe_address(bound: SocketAddr) -> SocketAddr {
 /// Feeds the systemd watchdog only while the capture loop delivers frames and the HTTP server
 /// answers a request of its own, so a wedged sensor or server gets the daemon restarted.
 async fn feed_watchdog(
-    app: Arc<App>,
+    ctx: Arc<Context>,
+    _supervisor: Arc<Supervisor>,
     notifier: Arc<crate::systemd::Notifier>,
     interval: Duration,
     probe: SocketAddr,
@@ -197,9 +351,9 @@ async fn feed_watchdog(
     let mut last_frames = None;
     loop {
         tokio::time::sleep(interval / 2).await;
-        let frames = app
+        let frames = ctx
             .media
-            .get()
+            .as_ref()
             .map(|m| m.frames.load(std::sync::atomic::Ordering::Relaxed));
         let capture_ok = frames.is_none() || frames != last_frames;
         last_frames = frames;

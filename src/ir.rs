@@ -14,19 +14,21 @@
 //!
 //! Both lines are driven to the same logical level, `true` at night (LED on, IR cut in its
 //! night position), as the rest of the daemon does; the board file's `active_low` handles the
-//! wiring. Settings are re-read every second, so changes apply without a restart.
+//! wiring. Built from the lines it drives; its thread reads the typed settings snapshot and
+//! the local clock once a second (no SQLite read: the snapshot is cached), so changes apply
+//! without a restart.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use ipcamd_hal::gpio::{InputLine, OutputLine};
-use ipcamd_hal::{Hal, HalError, HalErrorKind, HalResult};
+use ipcamd_hal::{HalError, HalErrorKind, HalResult};
 
-use crate::app::App;
-use crate::cgi::commands::config::read_value;
-use crate::cgi::commands::device::local_now;
 use crate::ir_auto::{DayNight, IR_SCHEDULE_FIELDS, IrAuto, IrAutoParams, IrSchedule, LightSample};
+use crate::local_time::LocalClock;
+use crate::settings::Settings;
+use crate::settings::sections::InfraLedSchedule;
 
 /// How often the controller thread re-reads settings and the clock.
 const TICK: Duration = Duration::from_secs(1);
@@ -42,8 +44,8 @@ pub enum IrMode {
 
 impl IrMode {
     /// From the stored value; anything but 1 is auto (the factory default of most boards).
-    pub fn from_setting(value: &str) -> IrMode {
-        if value.trim() == "1" {
+    pub fn from_setting(value: i64) -> IrMode {
+        if value == 1 {
             IrMode::Manual
         } else {
             IrMode::Auto
@@ -62,7 +64,7 @@ struct IrState {
     last_switch: Option<Instant>,
 }
 
-/// The IR LED controller (one per daemon, in the [`App`]).
+/// The IR LED controller (one per daemon).
 pub struct IrController {
     ir_led: Option<Arc<dyn OutputLine>>,
     ir_cut: Option<Arc<dyn OutputLine>>,
@@ -72,14 +74,14 @@ pub struct IrController {
 }
 
 impl IrController {
-    /// A controller over the board's lines, with the default [`IrAutoParams`].
-    pub fn new(hal: &Hal) -> IrController {
-        IrController::with_params(
-            hal.ir_led.clone(),
-            hal.ir_cut.clone(),
-            hal.light_sensor.is_some(),
-            IrAutoParams::default(),
-        )
+    /// A controller over the board's IR LED and IR cut lines, with the default
+    /// [`IrAutoParams`].
+    pub fn new(
+        ir_led: Option<Arc<dyn OutputLine>>,
+        ir_cut: Option<Arc<dyn OutputLine>>,
+        has_light_sensor: bool,
+    ) -> IrController {
+        IrController::with_params(ir_led, ir_cut, has_light_sensor, IrAutoParams::default())
     }
 
     /// A controller over the given lines.
@@ -221,14 +223,14 @@ impl IrController {
 }
 
 /// The stored IR schedule (an unreadable one is empty).
-fn stored_schedule(app: &App) -> IrSchedule {
+fn stored_schedule(section: &InfraLedSchedule) -> IrSchedule {
     let values: Vec<(&str, String)> = IR_SCHEDULE_FIELDS
         .iter()
         .flatten()
         .map(|name| {
             (
                 *name,
-                read_value(app, "infra_led_schedule", name).unwrap_or_default(),
+                crate::settings::Section::get(section, name).unwrap_or_default(),
             )
         })
         .collect();
@@ -244,26 +246,42 @@ fn stored_schedule(app: &App) -> IrSchedule {
     })
 }
 
-/// Starts the controller thread when the board has an IR LED.
-pub fn start(app: Arc<App>) {
-    if app.hal.ir_led.is_none() {
-        tracing::info!("no IR LED on this board: IR controller off");
-        return;
-    }
-    let sensor = app.hal.light_sensor.clone();
-    let spawned = std::thread::Builder::new()
-        .name("ir-led".into())
-        .spawn(move || run(&app, sensor.as_deref()));
-    if let Err(err) = spawned {
-        tracing::error!(%err, "could not start the IR LED controller");
+impl IrController {
+    /// Starts the controller thread when the board has an IR LED (`None` otherwise). The
+    /// thread runs while the controller lives.
+    pub fn start(
+        self: &Arc<Self>,
+        settings: Arc<Settings>,
+        clock: Arc<LocalClock>,
+        sensor: Option<Arc<dyn InputLine>>,
+    ) -> std::io::Result<Option<std::thread::JoinHandle<()>>> {
+        if self.ir_led.is_none() {
+            tracing::info!("no IR LED on this board: IR controller off");
+            return Ok(None);
+        }
+        let weak = Arc::downgrade(self);
+        std::thread::Builder::new()
+            .name("ir-led".into())
+            .spawn(move || run(&weak, &settings, &clock, sensor.as_deref()))
+            .map(Some)
     }
 }
 
-fn run(app: &App, sensor: Option<&dyn InputLine>) {
+fn run(
+    controller: &std::sync::Weak<IrController>,
+    settings: &Settings,
+    clock: &LocalClock,
+    sensor: Option<&dyn InputLine>,
+) {
     loop {
-        let mode = IrMode::from_setting(&read_value(app, "infra_led", "mode").unwrap_or_default());
-        let schedule = stored_schedule(app);
-        let minute = local_now(app).ok().map(|t| (t.hour * 60 + t.minute) as u16);
+        let Some(controller) = controller.upgrade() else {
+            return;
+        };
+        let snapshot = settings.snapshot();
+        let mode = IrMode::from_setting(snapshot.infra_led.mode);
+        let schedule = stored_schedule(&snapshot.infra_led_schedule);
+        let now = clock.now();
+        let minute = Some((now.hour * 60 + now.minute) as u16);
         let dark = sensor.and_then(|line| match line.get() {
             Ok(level) => Some(level),
             Err(err) => {
@@ -271,7 +289,8 @@ fn run(app: &App, sensor: Option<&dyn InputLine>) {
                 None
             }
         });
-        app.ir.tick(mode, &schedule, minute, dark, Instant::now());
+        controller.tick(mode, &schedule, minute, dark, Instant::now());
+        drop(controller);
         match sensor {
             Some(line) => {
                 if let Err(err) = line.wait_change(TICK) {

@@ -1,10 +1,21 @@
 //! ipcamd: a Foscam-compatible IP camera daemon. The library holds everything; `main.rs` only
 //! parses the command line and calls [`daemon::run`].
+//!
+//! Layers (imports only go down; a test in `tests/layers.rs` keeps it so):
+//!
+//! | layer | modules |
+//! |---|---|
+//! | L6 | `main.rs`: command line, logging, exit codes |
+//! | L5 | [`daemon`] (composition root, watchdog), [`supervisor`] |
+//! | L4 | [`http`]: server, routes, render; [`web`]: the embedded web interface |
+//! | L3 | [`cgi`]: command table, dispatch, error → wire map, handlers by guide chapter |
+//! | L2 | services: [`media`], [`alarm`], [`ir`], [`ptz`], [`accounts`] |
+//! | L1 | [`settings`], [`local_time`], [`store`] (with the event log), [`state`] |
+//! | L0 | [`motion`], [`civil_time`], [`firmware`], [`multipart`], [`systemd`], [`ir_auto`], [`selftest`], the `ipcamd-hal` crate |
 #![forbid(unsafe_code)]
 
 pub mod accounts;
 pub mod alarm;
-pub mod app;
 pub mod cgi;
 pub mod civil_time;
 pub mod daemon;
@@ -12,12 +23,15 @@ pub mod firmware;
 pub mod http;
 pub mod ir;
 pub mod ir_auto;
+pub mod local_time;
 pub mod media;
 pub mod motion;
 pub mod multipart;
 pub mod ptz;
 pub mod selftest;
+pub mod settings;
 pub mod state;
 pub mod store;
+pub mod supervisor;
 pub mod systemd;
 pub mod web;

@@ -6,8 +6,9 @@ use std::process::ExitCode;
 
 use std::os::unix::process::CommandExt;
 
-use ipcamd::app::{FIRMWARE_DIR, LOADED_RELEASE_ENV, Restart};
+use ipcamd::cgi::Restart;
 use ipcamd::daemon::{self, Exit, Options};
+use ipcamd::firmware::{FIRMWARE_DIR, LOADED_RELEASE_ENV};
 
 /// Set for an installed release: the path of the factory binary that loaded it.
 const LOADER_ENV: &str = "IPCAMD_LOADER";

@@ -5,8 +5,14 @@
 //! viewer as reference-counted bytes. Each viewer has a bounded queue: a slow viewer drops
 //! frames, never slows the others or grows memory.
 //!
-//! Settings are cached and re-read when the store's generation changes, so a stream-parameter
-//! change reconfigures the sensor on the next frame without dropping connected viewers.
+//! Built from narrow handles ([`MediaParts`]): the video source and encoder it drives, the
+//! typed settings, the local clock, the IR controller (scene brightness in, switch count out)
+//! and the device state. Motion alarms go to the alarm service over a channel
+//! ([`MotionNotice`]); the pipeline never calls up.
+//!
+//! Settings: each frame asks [`Settings::changed`] (an atomic load) and rebuilds its cached
+//! [`MediaSettings`] only when a write happened, so a stream-parameter change reconfigures the
+//! sensor on the next frame without dropping connected viewers and without reading SQLite.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -14,13 +20,14 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use ipcamd_hal::video::overlay::{self, Rect};
-use ipcamd_hal::video::{CaptureConfig, Frame, PixelFormat, convert};
+use ipcamd_hal::video::{CaptureConfig, Encoder, Frame, PixelFormat, VideoSource, convert};
 use tokio::sync::{broadcast, mpsc, watch};
 
-use crate::app::App;
-use crate::cgi::commands::config::read_value;
-use crate::cgi::commands::stream::{RESOLUTIONS, stream_value};
-use crate::civil_time;
+use crate::ir::IrController;
+use crate::local_time::{self, LocalClock};
+use crate::settings::sections::RESOLUTIONS;
+use crate::settings::{Settings, Snapshot};
+use crate::state::{AlarmState, DeviceState};
 
 /// MJPEG parts kept for lagging viewers before they skip ahead.
 const BROADCAST_DEPTH: usize = 2;
@@ -54,49 +61,41 @@ struct MediaSettings {
     time_zone: i64,
     dst: bool,
     date_format: i64,
+    snap_quality: u8,
 }
 
-fn int(app: &App, section: &str, field: &str) -> i64 {
-    read_value(app, section, field)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
-}
-
-fn stream_config(app: &App, section: &str, stream_type: i64) -> CaptureConfig {
-    let resolution = stream_value(app, section, "resolution", stream_type).unwrap_or(1);
+fn stream_config(resolution: i64, frame_rate: i64) -> CaptureConfig {
     let (width, height) = RESOLUTIONS
         .get(resolution as usize)
         .copied()
         .unwrap_or((640, 480));
-    let fps = stream_value(app, section, "frameRate", stream_type)
-        .unwrap_or(15)
-        .clamp(1, 30);
     CaptureConfig {
         width,
         height,
-        fps: fps as u32,
+        fps: frame_rate.clamp(1, 30) as u32,
     }
 }
 
 impl MediaSettings {
-    fn read(app: &App) -> MediaSettings {
-        let main_type = int(app, "main_stream_type", "streamType");
-        let sub_type = int(app, "sub_stream_type", "streamType");
-        let main = stream_config(app, "main_stream", main_type);
-        let mut sub = stream_config(app, "sub_stream", sub_type);
+    fn of(s: &Snapshot) -> MediaSettings {
+        let pick = |t: i64| usize::try_from(t).unwrap_or(0).min(3);
+        let (m, n) = (
+            pick(s.main_stream_type.stream_type),
+            pick(s.sub_stream_type.stream_type),
+        );
+        let main = stream_config(s.main_stream.resolution[m], s.main_stream.frame_rate[m]);
+        let mut sub = stream_config(s.sub_stream.resolution[n], s.sub_stream.frame_rate[n]);
         // The sub stream never exceeds the main one: it is scaled from it.
         sub.width = sub.width.min(main.width);
         sub.height = sub.height.min(main.height);
-        let masks = if int(app, "osd", "isEnableOSDMask") == 1 {
+        let area = &s.osd_mask_area;
+        let masks = if s.osd.mask {
             (0..4)
                 .map(|n| {
-                    let v = |k: &str| {
-                        int(app, "osd_mask_area", &format!("{k}_{n}")).clamp(0, 10_000) as u32
-                    };
+                    let v = |x: i64| x.clamp(0, 10_000) as u32;
                     // Coordinates are in a 10000×10000 space over the picture, so masks stay
                     // put whatever the resolution.
-                    (v("x1"), v("y1"), v("x2"), v("y2"))
+                    (v(area.x1[n]), v(area.y1[n]), v(area.x2[n]), v(area.y2[n]))
                 })
                 .filter(|(x1, y1, x2, y2)| x2 > x1 && y2 > y1)
                 .map(|(x1, y1, x2, y2)| Rect::from_corners(x1, y1, x2, y2))
@@ -107,20 +106,52 @@ impl MediaSettings {
         MediaSettings {
             main,
             sub,
-            sub_is_mjpeg: int(app, "sub_stream_format", "format") == 1,
-            timestamp: int(app, "osd", "isEnableTimeStamp") == 1,
-            dev_name: (int(app, "osd", "isEnableDevName") == 1)
-                .then(|| read_value(app, "dev_name", "devName").unwrap_or_default()),
+            sub_is_mjpeg: s.sub_stream_format.format == 1,
+            timestamp: s.osd.timestamp,
+            dev_name: s.osd.dev_name.then(|| s.dev_name.name.clone()),
             masks,
-            time_zone: int(app, "time", "timeZone"),
-            dst: int(app, "time", "isDst") == 1,
-            date_format: int(app, "time", "dateFormat"),
+            time_zone: s.time.zone,
+            dst: s.time.dst,
+            date_format: s.time.date_format,
+            snap_quality: snap_quality(s.snap.quality),
         }
     }
 }
 
+/// What the capture loop tells the alarm service about motion.
+#[derive(Debug)]
+pub enum MotionNotice {
+    /// A new motion alarm, with a JPEG of the frame (OSD and masks included) if one could be
+    /// encoded.
+    Alarm(crate::motion::MotionEvent, Option<Bytes>),
+    /// Another snapshot is due while the alarm lasts (snapInterval).
+    Snap(Bytes),
+}
+
+/// Motion notices queued for the alarm service before new ones are dropped.
+pub const MOTION_QUEUE: usize = 8;
+
+/// The handles the pipeline is built from.
+pub struct MediaParts {
+    /// The sensor.
+    pub video: Arc<dyn VideoSource>,
+    /// The JPEG encoder.
+    pub encoder: Arc<dyn Encoder>,
+    /// Typed settings.
+    pub settings: Arc<Settings>,
+    /// The camera's local time (OSD, motion schedule).
+    pub clock: Arc<LocalClock>,
+    /// The IR controller: scene brightness goes to it, its switches blank motion detection.
+    pub ir: Arc<IrController>,
+    /// Where the motion state is published (getDevState).
+    pub state: Arc<DeviceState>,
+    /// Where motion alarms go (the alarm service).
+    pub motion: std::sync::mpsc::SyncSender<MotionNotice>,
+}
+
 /// Handle on the running pipeline.
 pub struct Media {
+    parts: MediaParts,
     latest: watch::Sender<Option<Arc<Frame>>>,
     mjpeg: broadcast::Sender<MjpegPart>,
     /// Frames captured since start (the watchdog's progress counter).
@@ -148,12 +179,12 @@ pub struct MotionReport {
 }
 
 impl Media {
-    /// Starts the capture thread for `app` (when the board has a video source).
-    pub fn start(app: &Arc<App>) -> Option<Arc<Media>> {
-        app.hal.video.as_ref()?;
+    /// Starts the capture thread. It runs while the returned handle (or a clone) lives.
+    pub fn start(parts: MediaParts) -> std::io::Result<(Arc<Media>, std::thread::JoinHandle<()>)> {
         let (latest, _) = watch::channel(None);
         let (mjpeg, _) = broadcast::channel(BROADCAST_DEPTH);
         let media = Arc::new(Media {
+            parts,
             latest,
             mjpeg,
             frames: AtomicU64::new(0),
@@ -162,18 +193,11 @@ impl Media {
             last_error: Mutex::new(None),
             motion: Mutex::new(MotionReport::default()),
         });
-        let thread_media = media.clone();
-        let app = Arc::downgrade(app);
-        let spawned = std::thread::Builder::new()
+        let weak = Arc::downgrade(&media);
+        let thread = std::thread::Builder::new()
             .name("capture".into())
-            .spawn(move || {
-                capture_loop(&app, &thread_media);
-            });
-        if let Err(err) = spawned {
-            tracing::error!(%err, "cannot start the capture thread");
-            return None;
-        }
-        Some(media)
+            .spawn(move || capture_loop(&weak))?;
+        Ok((media, thread))
     }
 
     /// A processed main-stream frame whose capture began after this call, so it shows every
@@ -229,8 +253,8 @@ impl Media {
     }
 }
 
-fn capture_loop(app: &std::sync::Weak<App>, media: &Media) {
-    let mut generation = u64::MAX;
+fn capture_loop(media: &std::sync::Weak<Media>) {
+    let mut generation = None;
     let mut settings: Option<MediaSettings> = None;
     let mut sub_buffer: Vec<u8> = Vec::new();
     let mut jpeg: Vec<u8> = Vec::new();
@@ -239,13 +263,12 @@ fn capture_loop(app: &std::sync::Weak<App>, media: &Media) {
     let mut motion = MotionWatch::default();
     let mut next_light_sample = Instant::now();
     loop {
-        let Some(app) = app.upgrade() else { return };
-        let Some(video) = app.hal.video.clone() else {
-            return;
-        };
-        if app.store.generation() != generation {
-            generation = app.store.generation();
-            let fresh = MediaSettings::read(&app);
+        let Some(media) = media.upgrade() else { return };
+        let video = media.parts.video.clone();
+        let changed = media.parts.settings.changed(&mut generation);
+        if let Some(snapshot) = &changed {
+            motion.reconfigure(snapshot);
+            let fresh = MediaSettings::of(snapshot);
             if settings.as_ref().is_none_or(|s| s.main != fresh.main) {
                 if let Err(err) = video.configure(fresh.main) {
                     tracing::warn!(%err, ?fresh.main, "sensor refused the stream configuration");
@@ -277,36 +300,44 @@ fn capture_loop(app: &std::sync::Weak<App>, media: &Media) {
                 }
                 *last = Some(err.to_string());
                 drop(last);
-                drop(app);
+                drop(media);
                 std::thread::sleep(backoff);
                 backoff = (backoff * 2).min(Duration::from_secs(5));
                 continue;
             }
         };
-        let frame = orient(media, frame);
-        let action = motion.observe(&app, &frame, generation);
-        observe_scene_light(&app, &frame, &mut next_light_sample);
-        let frame = overlay_frame(&app, &current, frame);
+        let frame = orient(&media, frame);
+        let action = motion.observe(&media, &current, &frame);
+        observe_scene_light(&media.parts.ir, &frame, &mut next_light_sample);
+        let frame = overlay_frame(&media.parts.clock, &current, frame);
         if let Some(action) = action {
             // The picture the alarm sends is the one users see (OSD and masks included).
             let mut out = Vec::new();
-            let snapshot = match app
-                .hal
-                .encoder
-                .encode_jpeg(&frame, snap_quality(&app), &mut out)
-            {
-                Ok(()) => Some(Bytes::from(out)),
-                Err(err) => {
-                    tracing::warn!(%err, "alarm snapshot failed");
-                    None
-                }
-            };
-            match (action, snapshot) {
+            let snapshot =
+                match media
+                    .parts
+                    .encoder
+                    .encode_jpeg(&frame, current.snap_quality, &mut out)
+                {
+                    Ok(()) => Some(Bytes::from(out)),
+                    Err(err) => {
+                        tracing::warn!(%err, "alarm snapshot failed");
+                        None
+                    }
+                };
+            let notice = match (action, snapshot) {
                 (MotionAction::Alarm(event), snapshot) => {
-                    crate::alarm::on_motion_alarm(&app, &event, snapshot)
+                    Some(MotionNotice::Alarm(event, snapshot))
                 }
-                (MotionAction::Snap, Some(jpeg)) => crate::alarm::on_motion_snap(&app, jpeg),
-                (MotionAction::Snap, None) => {}
+                (MotionAction::Snap, Some(jpeg)) => Some(MotionNotice::Snap(jpeg)),
+                (MotionAction::Snap, None) => None,
+            };
+            if let Some(notice) = notice {
+                if let Err(std::sync::mpsc::TrySendError::Full(_)) =
+                    media.parts.motion.try_send(notice)
+                {
+                    tracing::warn!("alarm service busy; a motion notice was dropped");
+                }
             }
         }
         let frame = Arc::new(frame);
@@ -316,7 +347,13 @@ fn capture_loop(app: &std::sync::Weak<App>, media: &Media) {
         if media.viewers() > 0 && current.sub_is_mjpeg && now >= next_sub_frame {
             next_sub_frame =
                 now.max(next_sub_frame) + Duration::from_secs(1) / current.sub.fps.max(1);
-            match encode_sub(&app, &frame, current.sub, &mut sub_buffer, &mut jpeg) {
+            match encode_sub(
+                &*media.parts.encoder,
+                &frame,
+                current.sub,
+                &mut sub_buffer,
+                &mut jpeg,
+            ) {
                 Ok(()) => {
                     let captured = frame
                         .captured
@@ -362,7 +399,7 @@ fn orient(media: &Media, frame: Frame) -> Frame {
 }
 
 /// Draws the OSD and the privacy masks on a captured frame.
-fn overlay_frame(app: &App, settings: &MediaSettings, mut frame: Frame) -> Frame {
+fn overlay_frame(clock: &LocalClock, settings: &MediaSettings, mut frame: Frame) -> Frame {
     if frame.format == PixelFormat::Mjpeg {
         // Compressed frames pass through untouched: nothing can be drawn on them here.
         return frame;
@@ -396,14 +433,8 @@ fn overlay_frame(app: &App, settings: &MediaSettings, mut frame: Frame) -> Frame
     let scale = (height / 240).max(1);
     let luma_len = (width * height) as usize;
     if settings.timestamp {
-        let unix = app.unix_now();
-        let t = civil_time::local_time(unix, settings.time_zone, settings.dst);
-        let date = match settings.date_format {
-            1 => format!("{:02}/{:02}/{:04}", t.day, t.month, t.year),
-            2 => format!("{:02}/{:02}/{:04}", t.month, t.day, t.year),
-            _ => format!("{:04}-{:02}-{:02}", t.year, t.month, t.day),
-        };
-        let text = format!("{date} {:02}:{:02}:{:02}", t.hour, t.minute, t.second);
+        let t = crate::civil_time::local_time(clock.unix_now(), settings.time_zone, settings.dst);
+        let text = local_time::osd_text(&t, settings.date_format);
         let _ = overlay::draw_text(
             &mut data[..luma_len],
             width,
@@ -431,7 +462,7 @@ fn overlay_frame(app: &App, settings: &MediaSettings, mut frame: Frame) -> Frame
 }
 
 fn encode_sub(
-    app: &App,
+    encoder: &dyn Encoder,
     frame: &Frame,
     sub: CaptureConfig,
     buffer: &mut Vec<u8>,
@@ -439,7 +470,7 @@ fn encode_sub(
 ) -> ipcamd_hal::HalResult<()> {
     if frame.format != PixelFormat::I420 || (frame.width == sub.width && frame.height == sub.height)
     {
-        return app.hal.encoder.encode_jpeg(frame, STREAM_QUALITY, jpeg);
+        return encoder.encode_jpeg(frame, STREAM_QUALITY, jpeg);
     }
     let (sw, sh) = (frame.width as usize, frame.height as usize);
     let (dw, dh) = (sub.width as usize, sub.height as usize);
@@ -461,31 +492,37 @@ fn encode_sub(
         sequence: frame.sequence,
         captured: frame.captured,
     };
-    app.hal.encoder.encode_jpeg(&scaled, STREAM_QUALITY, jpeg)
+    encoder.encode_jpeg(&scaled, STREAM_QUALITY, jpeg)
 }
 
 /// JPEG quality for the guide's snapPicQuality (0 low, 1 normal, 2 high).
-pub fn snap_quality(app: &App) -> u8 {
-    match int(app, "snap", "snapPicQuality") {
+pub fn snap_quality(level: i64) -> u8 {
+    match level {
         0 => 50,
         1 => 75,
         _ => 90,
     }
 }
 
-/// A JPEG of the newest main-stream frame at the configured snap quality.
-pub fn snapshot_jpeg(app: &App, media: &Media) -> ipcamd_hal::HalResult<Bytes> {
-    let frame = media.latest_frame().ok_or_else(|| {
-        ipcamd_hal::HalError::new(
-            ipcamd_hal::HalErrorKind::Timeout,
-            "no frame from the sensor",
-        )
-    })?;
-    let mut out = Vec::with_capacity(frame.data.len() / 8);
-    app.hal
-        .encoder
-        .encode_jpeg(&frame, snap_quality(app), &mut out)?;
-    Ok(Bytes::from(out))
+impl Media {
+    /// A JPEG of the newest main-stream frame at the configured snap quality.
+    pub fn snapshot_jpeg(&self) -> ipcamd_hal::HalResult<Bytes> {
+        let frame = self.latest_frame().ok_or_else(|| {
+            ipcamd_hal::HalError::new(
+                ipcamd_hal::HalErrorKind::Timeout,
+                "no frame from the sensor",
+            )
+        })?;
+        let quality = snap_quality(self.parts.settings.snapshot().snap.quality);
+        let mut out = Vec::with_capacity(frame.data.len() / 8);
+        self.parts.encoder.encode_jpeg(&frame, quality, &mut out)?;
+        Ok(Bytes::from(out))
+    }
+
+    /// The sensor this pipeline captures from.
+    pub fn video(&self) -> &Arc<dyn VideoSource> {
+        &self.parts.video
+    }
 }
 
 /// Analysis rate of the motion detector (frames per second).
@@ -500,62 +537,65 @@ const MOTION_WIDTH: usize = 320;
 struct MotionWatch {
     detector: Option<crate::motion::Detector>,
     ir_switches: u64,
-    generation: Option<u64>,
     next_due: Option<Instant>,
     luma: Vec<u8>,
 }
 
 impl MotionWatch {
-    fn config(app: &App) -> Option<crate::motion::MotionConfig> {
+    fn config(s: &Snapshot) -> Option<crate::motion::MotionConfig> {
         use crate::motion::{AreaMask, MotionConfig, Schedule, Sensitivity};
-        let values: Vec<(String, String)> = (0..10)
-            .map(|n| format!("area{n}"))
-            .chain((0..7).map(|n| format!("schedule{n}")))
-            .map(|k| {
-                let v = read_value(app, "motion", &k).unwrap_or_default();
-                (k, v)
-            })
-            .collect();
-        let lookup = |key: &str| {
-            values
-                .iter()
-                .find(|(k, _)| k == key)
-                .map(|(_, v)| v.as_str())
-        };
-        let area = AreaMask::from_fields(lookup).ok()?;
-        let schedule = Schedule::from_fields(lookup).ok()?;
+        let m = &s.motion;
+        let mut rows = [0u16; crate::motion::GRID_SIZE];
+        for (row, value) in rows.iter_mut().zip(m.area) {
+            *row = u16::try_from(value).ok()?;
+        }
+        let area = AreaMask::from_rows(rows).ok()?;
+        let schedule =
+            Schedule::from_days(m.schedule.map(|d| u64::try_from(d).unwrap_or(u64::MAX))).ok()?;
         Some(MotionConfig {
-            enabled: int(app, "motion", "isEnable") == 1,
-            sensitivity: Sensitivity::from_guide(int(app, "motion", "sensitivity"))?,
+            enabled: m.enabled,
+            sensitivity: Sensitivity::from_guide(m.sensitivity)?,
             area,
             schedule,
-            trigger_interval: Duration::from_secs(
-                int(app, "motion", "triggerInterval").max(0) as u64
-            ),
-            snap_interval: Duration::from_secs(int(app, "motion", "snapInterval").max(1) as u64),
+            trigger_interval: Duration::from_secs(m.trigger_interval.max(0) as u64),
+            snap_interval: Duration::from_secs(m.snap_interval.max(1) as u64),
         })
     }
 
-    fn observe(&mut self, app: &App, frame: &Frame, generation: u64) -> Option<MotionAction> {
-        if self.generation != Some(generation) {
-            self.generation = Some(generation);
-            match MotionWatch::config(app) {
-                Some(config) => match &mut self.detector {
-                    Some(detector) => detector.set_config(config),
-                    None => self.detector = Some(crate::motion::Detector::new(config)),
-                },
-                None => tracing::warn!("stored motion settings unreadable; detection paused"),
-            }
+    /// New settings: the detector follows them.
+    fn reconfigure(&mut self, snapshot: &Snapshot) {
+        match MotionWatch::config(snapshot) {
+            Some(config) => match &mut self.detector {
+                Some(detector) => detector.set_config(config),
+                None => self.detector = Some(crate::motion::Detector::new(config)),
+            },
+            None => tracing::warn!("stored motion settings unreadable; detection paused"),
         }
+    }
+
+    fn observe(
+        &mut self,
+        media: &Media,
+        settings: &MediaSettings,
+        frame: &Frame,
+    ) -> Option<MotionAction> {
         let detector = self.detector.as_mut()?;
         let now = Instant::now();
         // Every IR switch changes the whole picture: re-learn instead of alarming.
-        let switches = app.ir.switch_count();
+        let switches = media.parts.ir.switch_count();
         if switches != self.ir_switches {
             self.ir_switches = switches;
             detector.notify_ir_switch(now);
         }
-        crate::alarm::set_motion_status(app, detector.status(now));
+        media
+            .parts
+            .state
+            .motion_alarm
+            .set(match detector.status(now).guide_value() {
+                2 => AlarmState::Alarm,
+                1 => AlarmState::Idle,
+                _ => AlarmState::Disabled,
+            });
         if !detector.config().enabled || self.next_due.is_some_and(|due| now < due) {
             return None;
         }
@@ -565,10 +605,8 @@ impl MotionWatch {
         let factor = crate::motion::luma::factor_for_width(w, MOTION_WIDTH);
         let (sw, sh) = crate::motion::luma::downscale_luma(luma, w, h, w, factor, &mut self.luma)?;
         let small = crate::motion::LumaFrame::new(&self.luma, sw, sh, sw)?;
-        let unix = app.unix_now();
-        let zone = int(app, "time", "timeZone");
-        let dst = int(app, "time", "isDst") == 1;
-        let local_seconds = unix - zone + if dst { 3600 } else { 0 };
+        let unix = media.parts.clock.unix_now();
+        let local_seconds = unix - settings.time_zone + if settings.dst { 3600 } else { 0 };
         let local = crate::motion::LocalTime::from_local_epoch_seconds(local_seconds);
         let event = detector.feed(&small, now, local);
         let scores: Vec<Vec<u8>> = detector
@@ -576,14 +614,12 @@ impl MotionWatch {
             .iter()
             .map(|row| row.to_vec())
             .collect();
-        let mut report = app_media_report(app);
-        if let Some(report) = report.as_mut() {
-            report.scores = scores;
-            if let Some(event) = &event {
-                report.last_alarm_cells = Some(event.cells.rows());
-                report.last_alarm_unix = Some(unix);
-                report.alarms += 1;
-            }
+        let mut report = media.motion.lock().unwrap_or_else(|e| e.into_inner());
+        report.scores = scores;
+        if let Some(event) = &event {
+            report.last_alarm_cells = Some(event.cells.rows());
+            report.last_alarm_unix = Some(unix);
+            report.alarms += 1;
         }
         drop(report);
         if let Some(event) = event {
@@ -603,7 +639,7 @@ enum MotionAction {
 
 /// About once a second, the scene's mean brightness goes to the IR controller (auto mode on
 /// boards without a light sensor).
-fn observe_scene_light(app: &App, frame: &Frame, next: &mut Instant) {
+fn observe_scene_light(ir: &IrController, frame: &Frame, next: &mut Instant) {
     let now = Instant::now();
     if now < *next {
         return;
@@ -616,66 +652,99 @@ fn observe_scene_light(app: &App, frame: &Frame, next: &mut Instant) {
         .step_by(61)
         .fold((0u64, 0u64), |(s, c), &p| (s + u64::from(p), c + 1));
     if let Some(mean) = sum.checked_div(count) {
-        app.ir.observe_scene_luma(mean as u8, now);
+        ir.observe_scene_luma(mean as u8, now);
     }
 }
 
-fn app_media_report(app: &App) -> Option<std::sync::MutexGuard<'_, MotionReport>> {
-    app.media
-        .get()
-        .map(|m| m.motion.lock().unwrap_or_else(|e| e.into_inner()))
-}
-
-/// The state behind `/debug/state.json`, as JSON (hand-written: a few numbers and lists).
-pub fn debug_json(app: &App) -> String {
-    let mut out = String::from("{");
-    match app.media.get() {
-        Some(media) => {
-            let report = media
-                .motion
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .clone();
-            let rows: Vec<String> = report
-                .scores
-                .iter()
-                .map(|row| {
-                    format!(
-                        "[{}]",
-                        row.iter().map(u8::to_string).collect::<Vec<_>>().join(",")
-                    )
-                })
-                .collect();
-            out.push_str(&format!(
-                "\"frames\":{},\"viewers\":{},\"capture_error\":{},",
-                media.frames.load(Ordering::Relaxed),
-                media.viewers(),
-                media
-                    .last_error()
-                    .map_or("null".into(), |e| format!("{:?}", e)),
-            ));
-            out.push_str(&format!(
-                "\"motion\":{{\"state\":{},\"alarms\":{},\"last_alarm_unix\":{},\"last_alarm_cells\":{},\"scores\":[{}]}},",
-                app.state.motion_alarm.get() as u8,
-                report.alarms,
-                report.last_alarm_unix.map_or("null".into(), |t| t.to_string()),
-                report.last_alarm_cells.map_or("null".into(), |c| format!(
+impl Media {
+    /// The pipeline's state for `/debug/state.json`, as JSON fields (hand-written: a few
+    /// numbers and lists): frames, viewers, the capture error and the motion report.
+    pub fn debug_json_fields(&self) -> String {
+        let report = self
+            .motion
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let rows: Vec<String> = report
+            .scores
+            .iter()
+            .map(|row| {
+                format!(
                     "[{}]",
-                    c.iter().map(u16::to_string).collect::<Vec<_>>().join(",")
-                )),
-                rows.join(","),
-            ));
-        }
-        None => out.push_str("\"frames\":null,"),
+                    row.iter().map(u8::to_string).collect::<Vec<_>>().join(",")
+                )
+            })
+            .collect();
+        format!(
+            "\"frames\":{},\"viewers\":{},\"capture_error\":{},\"motion\":{{\"state\":{},\"alarms\":{},\"last_alarm_unix\":{},\"last_alarm_cells\":{},\"scores\":[{}]}},",
+            self.frames.load(Ordering::Relaxed),
+            self.viewers(),
+            self.last_error()
+                .map_or("null".into(), |e| format!("{:?}", e)),
+            self.parts.state.motion_alarm.get() as u8,
+            report.alarms,
+            report
+                .last_alarm_unix
+                .map_or("null".into(), |t| t.to_string()),
+            report.last_alarm_cells.map_or("null".into(), |c| format!(
+                "[{}]",
+                c.iter().map(u16::to_string).collect::<Vec<_>>().join(",")
+            )),
+            rows.join(","),
+        )
     }
-    let ptz = app.hal.ptz.as_ref().and_then(|p| p.position().ok());
-    out.push_str(&match ptz {
-        Some(p) => format!(
-            "\"ptz\":{{\"pan\":{:.2},\"tilt\":{:.2},\"zoom\":{:.2}}}",
-            p.pan, p.tilt, p.zoom
-        ),
-        None => "\"ptz\":null".into(),
-    });
-    out.push('}');
-    out
+}
+
+impl Media {
+    /// Applies one picture control to the sensor. Mirror and flip fall back to software (this
+    /// pipeline flips the pixels) when the sensor lacks them; other missing controls fail.
+    pub fn set_control(
+        &self,
+        control: ipcamd_hal::video::ImageControl,
+        value: i32,
+    ) -> ipcamd_hal::HalResult<()> {
+        use ipcamd_hal::video::ImageControl;
+        match self.parts.video.set_control(control, value) {
+            Err(err) if err.kind() == ipcamd_hal::HalErrorKind::NotSupported => {
+                let flag = match control {
+                    ImageControl::Mirror => &self.soft_mirror,
+                    ImageControl::Flip => &self.soft_flip,
+                    _ => {
+                        tracing::warn!(?control, %err, "the sensor lacks this control");
+                        return Err(err);
+                    }
+                };
+                tracing::info!(
+                    ?control,
+                    "the sensor lacks this control; applied in software"
+                );
+                flag.store(value == 1, Ordering::Relaxed);
+                Ok(())
+            }
+            other => other,
+        }
+    }
+
+    /// Applies every stored picture setting to the sensor (start-up, factory reset).
+    pub fn apply_image_settings(&self, s: &Snapshot) {
+        use ipcamd_hal::video::ImageControl;
+        let controls = [
+            (ImageControl::Brightness, s.image.brightness),
+            (ImageControl::Contrast, s.image.contrast),
+            (ImageControl::Hue, s.image.hue),
+            (ImageControl::Saturation, s.image.saturation),
+            (ImageControl::Sharpness, s.image.sharpness),
+            (ImageControl::Mirror, i64::from(s.mirror_flip.mirror)),
+            (ImageControl::Flip, i64::from(s.mirror_flip.flip)),
+            (ImageControl::PowerLineFrequency, s.power_frequency.freq),
+        ];
+        for (control, value) in controls {
+            let Ok(value) = i32::try_from(value) else {
+                continue;
+            };
+            if let Err(err) = self.set_control(control, value) {
+                tracing::warn!(?control, %err, "image setting not applied at start-up");
+            }
+        }
+    }
 }

@@ -4,12 +4,16 @@
 //! Owns the one "motion job" a camera can run at a time (a cruise, a timed move to a limit, a
 //! self-test). Any new command cancels the running job first, so a manual move always stops a
 //! cruise. Jobs are tokio tasks driven by `tokio::time`, so tests run them on a paused clock.
+//!
+//! Built from the motor it drives and the runtime its jobs run on; the start-up actions
+//! ([`Ptz::apply_line`] with set485Info's stored line, [`Ptz::start_up_self_test`]) are
+//! handed the typed settings by the composition root.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ipcamd_hal::HalResult;
-use ipcamd_hal::ptz::{Direction, PanTilt, PtzCommand};
+use ipcamd_hal::ptz::{Direction, PanTilt, Parity, Protocol, PtzCommand, SerialSettings};
 use tokio::runtime::Handle;
 use tokio::task::AbortHandle;
 
@@ -238,6 +242,71 @@ pub fn valid_name(name: &str) -> bool {
             .all(|c| c.is_alphanumeric() || c == '_' || c == '-' || c == ' ')
         && !name.starts_with(' ')
         && !name.ends_with(' ')
+}
+
+/// The stored set485Info line as the motor controller takes it.
+pub fn serial_settings(line: &crate::settings::sections::Rs485) -> SerialSettings {
+    SerialSettings {
+        protocol: if line.protocol == 1 {
+            Protocol::PelcoP
+        } else {
+            Protocol::PelcoD
+        },
+        address: line.address.clamp(0, 255) as u8,
+        baud: line.baud.clamp(0, i64::from(u32::MAX)) as u32,
+        data_bits: line.data_bits.clamp(0, 255) as u8,
+        stop_bits: line.stop_bits.clamp(0, 255) as u8,
+        parity: match line.check {
+            1 => Parity::Odd,
+            2 => Parity::Even,
+            _ => Parity::None,
+        },
+    }
+}
+
+/// Where the preset called `name` is: a limit preset, or a user preset of `presets`
+/// (name, controller slot) as the store keeps them.
+pub fn target_named(name: &str, presets: &[(String, i64)]) -> Option<Target> {
+    if let Some((_, direction)) = LIMIT_PRESETS.iter().find(|(n, _)| *n == name) {
+        return Some(Target::Limit(*direction));
+    }
+    presets
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, slot)| Target::Preset(*slot as u8))
+}
+
+impl Ptz {
+    /// set485Info: the line and protocol go to the open port.
+    pub fn apply_line(&self, line: &crate::settings::sections::Rs485) -> HalResult<()> {
+        self.motor().configure(serial_settings(line))
+    }
+
+    /// Runs the start-up self-test setPTZSelfTestMode asks for; `presets` are the stored
+    /// user presets (mode 2 ends at the one setPTZPrePointForSelfTest named).
+    pub fn start_up_self_test(
+        &self,
+        selftest: &crate::settings::sections::PtzSelfTest,
+        presets: &[(String, i64)],
+    ) {
+        if selftest.mode == 0 {
+            return;
+        }
+        let mut steps = self_test_steps();
+        if selftest.mode == 2 {
+            match target_named(&selftest.name, presets) {
+                Some(target) => steps.push(Step {
+                    target,
+                    linger: Duration::ZERO,
+                }),
+                None => {
+                    tracing::warn!(preset = %selftest.name, "self-test preset not found; staying home")
+                }
+            }
+        }
+        tracing::info!(mode = selftest.mode, "PTZ self-test");
+        self.start_job("self-test".into(), steps, CruiseLimit::Loops(1));
+    }
 }
 
 #[cfg(test)]

@@ -254,6 +254,20 @@ pub struct PtzSpec {
     pub parity: Parity,
 }
 
+impl PtzSpec {
+    /// The factory line settings this `[ptz]` table declares.
+    pub fn serial_settings(&self) -> crate::ptz::SerialSettings {
+        crate::ptz::SerialSettings {
+            protocol: self.protocol,
+            address: self.address,
+            baud: self.baud,
+            data_bits: self.data_bits,
+            stop_bits: self.stop_bits,
+            parity: self.parity,
+        }
+    }
+}
+
 fn default_protocol() -> Protocol {
     Protocol::PelcoD
 }

@@ -5,7 +5,8 @@
 //! business), the weekly `schedule0..6` in the camera's local time, `triggerInterval` and
 //! `snapInterval` (through [`AlarmGate`]), and the linkage.
 //!
-//! Settings are re-read on every wake-up, so changes apply without a restart.
+//! Settings come from the typed snapshot on every wake-up (cached: no SQLite read unless a
+//! write happened), so changes apply without a restart.
 //!
 //! Alarm output: when the linkage has ring (bit0) or bit4 (see [`Linkage::ALARM_OUTPUT`]),
 //! the output line is driven active when an alarm starts and held while the input stays at
@@ -15,18 +16,18 @@
 //! Each alarm start appends a log entry of kind [`LogKind::IoAlarm`] (5, an ipcamd extension:
 //! the guide's log IDs have none for the IO alarm).
 
-use std::sync::Arc;
+use std::sync::Weak;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use ipcamd_hal::gpio::InputLine;
 
+use super::Alarms;
 use super::linkage::{AlarmSource, Linkage};
-use crate::app::{App, LogKind};
-use crate::cgi::commands::config::read_value;
-use crate::cgi::commands::device::local_now;
-use crate::motion::{AlarmGate, LocalTime, Schedule};
+use crate::motion::{AlarmGate, Schedule};
+use crate::settings::sections::IoAlarm;
 use crate::state::AlarmState;
+use crate::store::event_log::LogKind;
 
 /// Least time the alarm output stays active after an alarm starts.
 pub const MIN_OUTPUT_HOLD: Duration = Duration::from_secs(5);
@@ -68,51 +69,23 @@ pub struct IoAlarmSettings {
 }
 
 impl IoAlarmSettings {
-    /// The stored settings (factory defaults where unset).
-    pub fn read(app: &App) -> IoAlarmSettings {
-        let read = |field: &str| read_value(app, "io_alarm", field).unwrap_or_default();
-        let seconds = |field: &str| Duration::from_secs(read(field).trim().parse().unwrap_or(0));
-        let days: Vec<(String, String)> = crate::motion::schedule::SCHEDULE_FIELDS
-            .iter()
-            .map(|f| ((*f).to_owned(), read(f)))
-            .collect();
-        let schedule = Schedule::from_fields(|name| {
-            days.iter()
-                .find(|(n, _)| n == name)
-                .map(|(_, v)| v.as_str())
-        })
-        .unwrap_or_else(|err| {
-            tracing::warn!(%err, "stored IO alarm schedule unreadable; using always");
-            Schedule::ALWAYS
-        });
+    /// From the typed section.
+    pub fn of(io: &IoAlarm) -> IoAlarmSettings {
+        let seconds = |v: i64| Duration::from_secs(v.max(0) as u64);
+        let schedule =
+            Schedule::from_days(io.schedule.map(|d| u64::try_from(d).unwrap_or(u64::MAX)))
+                .unwrap_or_else(|err| {
+                    tracing::warn!(%err, "stored IO alarm schedule unreadable; using always");
+                    Schedule::ALWAYS
+                });
         IoAlarmSettings {
-            enabled: read("isEnable") == "1",
-            alarm_when_active: read("alarmLevel") == "1",
-            linkage: Linkage::of(app, AlarmSource::IoInput),
-            trigger_interval: seconds("triggerInterval"),
-            snap_interval: seconds("snapInterval"),
+            enabled: io.enabled,
+            alarm_when_active: io.alarm_level == 1,
+            linkage: Linkage::from_setting(io.linkage),
+            trigger_interval: seconds(io.trigger_interval),
+            snap_interval: seconds(io.snap_interval),
             schedule,
         }
-    }
-}
-
-/// The camera's local time for schedules.
-fn local_schedule_time(app: &App) -> Option<LocalTime> {
-    let now = local_now(app).ok()?;
-    LocalTime::new(now.weekday as u8, (now.hour * 60 + now.minute) as u16)
-}
-
-/// Starts the IO alarm thread when the board has an alarm input.
-pub fn start(app: Arc<App>) {
-    let Some(input) = app.hal.alarm_in.clone() else {
-        tracing::info!("no alarm input on this board: IO alarm off");
-        return;
-    };
-    let spawned = std::thread::Builder::new()
-        .name("io-alarm".into())
-        .spawn(move || run(&app, input.as_ref()));
-    if let Err(err) = spawned {
-        tracing::error!(%err, "could not start the IO alarm thread");
     }
 }
 
@@ -128,13 +101,17 @@ struct IoAlarmTask {
     dismissed_start: Option<Instant>,
 }
 
-fn run(app: &App, input: &dyn InputLine) {
+pub(super) fn run(alarms: &Weak<Alarms>, input: &dyn InputLine) {
+    let Some(first) = alarms.upgrade() else {
+        return;
+    };
     let mut task = IoAlarmTask {
         gate: AlarmGate::new(Duration::from_secs(10), Duration::from_secs(2)),
         output_until: None,
-        clears_seen: app.alarms.io.clears(),
+        clears_seen: first.io.clears(),
         dismissed_start: None,
     };
+    drop(first);
     let mut level = match input.get() {
         Ok(level) => level,
         Err(err) => {
@@ -143,7 +120,11 @@ fn run(app: &App, input: &dyn InputLine) {
         }
     };
     loop {
-        task.step(app, level, Instant::now());
+        let Some(alarms) = alarms.upgrade() else {
+            return;
+        };
+        task.step(&alarms, level, Instant::now());
+        drop(alarms);
         match input.wait_change(WAKE_INTERVAL) {
             Ok(Some(new_level)) => level = new_level,
             Ok(None) => {}
@@ -160,11 +141,12 @@ fn run(app: &App, input: &dyn InputLine) {
 
 impl IoAlarmTask {
     /// One look at the input level, settings and time.
-    fn step(&mut self, app: &App, level: bool, now: Instant) {
-        let settings = IoAlarmSettings::read(app);
+    fn step(&mut self, app: &Alarms, level: bool, now: Instant) {
+        let parts = app.parts();
+        let settings = IoAlarmSettings::of(&parts.settings.snapshot().io_alarm);
         self.gate
             .set_intervals(settings.trigger_interval, settings.snap_interval);
-        let clears = app.alarms.io.clears();
+        let clears = app.io.clears();
         if clears != self.clears_seen {
             // clear_output already released the line and the state.
             self.clears_seen = clears;
@@ -174,24 +156,27 @@ impl IoAlarmTask {
         if !settings.enabled {
             self.gate.reset();
             self.dismissed_start = None;
-            app.state.io_alarm.set(AlarmState::Idle);
+            parts.state.io_alarm.set(AlarmState::Idle);
             self.release_output(app);
             return;
         }
         let at_alarm_level = level == settings.alarm_when_active;
-        let in_schedule = local_schedule_time(app).is_some_and(|t| settings.schedule.is_active(t));
+        let in_schedule = parts
+            .clock
+            .schedule_now()
+            .is_some_and(|t| settings.schedule.is_active(t));
         let alarm_seen = at_alarm_level && in_schedule;
         if alarm_seen {
             if self.gate.detect(now) {
                 self.start_alarm(app, &settings, now);
             } else if self.gate.snap_due(now) && settings.linkage.has(Linkage::SNAP) {
-                if let Some(jpeg) = app.alarms.snapshot() {
+                if let Some(jpeg) = app.snapshot() {
                     Linkage::snap(app, AlarmSource::IoInput, jpeg);
                 }
             }
         }
         let active = self.gate.is_active(now) && self.gate.last_start() != self.dismissed_start;
-        app.state.io_alarm.set(if active {
+        parts.state.io_alarm.set(if active {
             AlarmState::Alarm
         } else {
             AlarmState::Idle
@@ -203,22 +188,19 @@ impl IoAlarmTask {
         }
     }
 
-    fn start_alarm(&mut self, app: &App, settings: &IoAlarmSettings, now: Instant) {
-        app.state.io_alarm.set(AlarmState::Alarm);
+    fn start_alarm(&mut self, app: &Alarms, settings: &IoAlarmSettings, now: Instant) {
+        let parts = app.parts();
+        parts.state.io_alarm.set(AlarmState::Alarm);
         self.dismissed_start = None;
-        app.log_event(LogKind::IoAlarm, "", "");
+        parts.log.record(LogKind::IoAlarm, "", "");
         tracing::info!(linkage = settings.linkage.0, "IO alarm");
         let wants_picture = settings.linkage.0 & (Linkage::MAIL | Linkage::SNAP) != 0;
-        let snapshot = if wants_picture {
-            app.alarms.snapshot()
-        } else {
-            None
-        };
+        let snapshot = if wants_picture { app.snapshot() } else { None };
         // The first snapshot of this alarm goes with the linkage; the next is snapInterval on.
         self.gate.snap_due(now);
         Linkage::fire(app, AlarmSource::IoInput, snapshot);
         if settings.linkage.drives_output() {
-            if let Some(output) = &app.hal.alarm_out {
+            if let Some(output) = &app.parts().alarm_out {
                 match output.set(true) {
                     Ok(()) => self.output_until = Some(now + MIN_OUTPUT_HOLD),
                     Err(err) => tracing::warn!(%err, "alarm output could not be driven"),
@@ -227,9 +209,9 @@ impl IoAlarmTask {
         }
     }
 
-    fn release_output(&mut self, app: &App) {
+    fn release_output(&mut self, app: &Alarms) {
         if self.output_until.take().is_some() {
-            if let Some(output) = &app.hal.alarm_out {
+            if let Some(output) = &app.parts().alarm_out {
                 if let Err(err) = output.set(false) {
                     tracing::warn!(%err, "alarm output could not be released");
                 }
@@ -238,15 +220,18 @@ impl IoAlarmTask {
     }
 }
 
-/// clearIOAlarmOutput: releases the alarm output and dismisses the current IO alarm (the
-/// state returns to "no alarm" until the next alarm starts; triggerInterval still applies).
-pub fn clear_output(app: &App) -> ipcamd_hal::HalResult<()> {
-    app.alarms.io.clears.fetch_add(1, Ordering::Relaxed);
-    if app.state.io_alarm.get() == AlarmState::Alarm {
-        app.state.io_alarm.set(AlarmState::Idle);
-    }
-    match &app.hal.alarm_out {
-        Some(output) => output.set(false),
-        None => Ok(()),
+impl Alarms {
+    /// clearIOAlarmOutput: releases the alarm output and dismisses the current IO alarm (the
+    /// state returns to "no alarm" until the next alarm starts; triggerInterval still applies).
+    pub fn clear_io_output(&self) -> ipcamd_hal::HalResult<()> {
+        self.io.clears.fetch_add(1, Ordering::Relaxed);
+        let state = &self.parts().state;
+        if state.io_alarm.get() == AlarmState::Alarm {
+            state.io_alarm.set(AlarmState::Idle);
+        }
+        match &self.parts().alarm_out {
+            Some(output) => output.set(false),
+            None => Ok(()),
+        }
     }
 }

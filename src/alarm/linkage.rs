@@ -19,12 +19,12 @@ use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
 
+use super::Alarms;
 use super::ftp::{self, FtpTarget};
 use super::mail::{self, Mail, SmtpSettings};
-use crate::app::App;
-use crate::cgi::commands::config::read_value;
-use crate::cgi::commands::device::local_now;
 use crate::civil_time::CivilTime;
+use crate::settings::Snapshot;
+use crate::settings::sections::Ftp;
 
 /// Which alarm fired.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,12 +36,12 @@ pub enum AlarmSource {
 }
 
 impl AlarmSource {
-    /// The settings section holding its `linkage`.
-    pub fn section(self) -> &'static str {
-        match self {
-            AlarmSource::Motion => "motion",
-            AlarmSource::IoInput => "io_alarm",
-        }
+    /// Its stored `linkage` bits.
+    pub fn linkage(self, settings: &Snapshot) -> Linkage {
+        Linkage::from_setting(match self {
+            AlarmSource::Motion => settings.motion.linkage,
+            AlarmSource::IoInput => settings.io_alarm.linkage,
+        })
     }
 
     /// Words for mails and logs.
@@ -78,14 +78,9 @@ impl Linkage {
     /// alarm also drives the output on ring.
     pub const ALARM_OUTPUT: u32 = 1 << 4;
 
-    /// The stored linkage of `source` (0 when unreadable).
-    pub fn of(app: &App, source: AlarmSource) -> Linkage {
-        Linkage(
-            read_value(app, source.section(), "linkage")
-                .ok()
-                .and_then(|v| v.trim().parse::<i64>().ok())
-                .map_or(0, |v| (v.clamp(0, i64::from(u32::MAX))) as u32),
-        )
+    /// A stored `linkage` value.
+    pub fn from_setting(value: i64) -> Linkage {
+        Linkage(value.clamp(0, i64::from(u32::MAX)) as u32)
     }
 
     /// Whether every bit of `bits` is set.
@@ -100,20 +95,19 @@ impl Linkage {
 
     /// An alarm of `source` started: acts on its stored linkage. `snapshot` is the JPEG of
     /// the moment, when there is a picture. Returns the linkage acted on.
-    pub fn fire(app: &App, source: AlarmSource, snapshot: Option<Bytes>) -> Linkage {
-        let linkage = Linkage::of(app, source);
-        let now = local_now(app).ok();
-        if linkage.has(Linkage::RING)
-            && read_value(app, "pc_audio_alarm", "isEnablePCAudioAlarm").is_ok_and(|v| v == "1")
-        {
-            app.alarms.note_pc_audio_alarm();
+    pub fn fire(app: &Alarms, source: AlarmSource, snapshot: Option<Bytes>) -> Linkage {
+        let settings = app.parts().settings.snapshot();
+        let linkage = source.linkage(&settings);
+        let now = Some(app.parts().clock.now());
+        if linkage.has(Linkage::RING) && settings.pc_audio_alarm.enabled {
+            app.note_pc_audio_alarm();
         }
         if linkage.has(Linkage::MAIL) {
-            send_alarm_mail(app, source, now.as_ref(), snapshot.clone());
+            send_alarm_mail(app, &settings, source, now.as_ref(), snapshot.clone());
         }
         if linkage.has(Linkage::SNAP) {
             match snapshot {
-                Some(jpeg) => store_snapshot(app, source, now.as_ref(), jpeg),
+                Some(jpeg) => store_snapshot(app, &settings, source, now.as_ref(), jpeg),
                 None => tracing::info!(
                     source = source.label(),
                     "snap linkage: no picture available, nothing to store"
@@ -121,7 +115,7 @@ impl Linkage {
             }
         }
         if linkage.has(Linkage::RECORD) {
-            app.alarms.note_record_request();
+            app.note_record_request();
             tracing::info!(
                 source = source.label(),
                 "record requested (recording is not implemented yet)"
@@ -132,10 +126,11 @@ impl Linkage {
 
     /// Another snapshot of a lasting alarm (snapInterval): stored or uploaded if the snap bit
     /// is set.
-    pub fn snap(app: &App, source: AlarmSource, snapshot: Bytes) {
-        if Linkage::of(app, source).has(Linkage::SNAP) {
-            let now = local_now(app).ok();
-            store_snapshot(app, source, now.as_ref(), snapshot);
+    pub fn snap(app: &Alarms, source: AlarmSource, snapshot: Bytes) {
+        let settings = app.parts().settings.snapshot();
+        if source.linkage(&settings).has(Linkage::SNAP) {
+            let now = Some(app.parts().clock.now());
+            store_snapshot(app, &settings, source, now.as_ref(), snapshot);
         }
     }
 }
@@ -170,19 +165,20 @@ fn time_text(time: Option<&CivilTime>) -> String {
 }
 
 fn send_alarm_mail(
-    app: &App,
+    app: &Alarms,
+    settings: &Snapshot,
     source: AlarmSource,
     time: Option<&CivilTime>,
     snapshot: Option<Bytes>,
 ) {
-    let Some(settings) = SmtpSettings::stored(app) else {
+    let device = settings.dev_name.name.clone();
+    let Some(settings) = SmtpSettings::stored(&settings.smtp) else {
         tracing::info!(
             source = source.label(),
             "mail linkage: mail is disabled in the SMTP settings"
         );
         return;
     };
-    let device = read_value(app, "dev_name", "devName").unwrap_or_default();
     let subject = format!("{device}: {}", source.label());
     let body = format!(
         "{} on camera \"{device}\" at {} (camera local time).\r\n{}",
@@ -195,7 +191,7 @@ fn send_alarm_mail(
         }
     );
     let name = snapshot_name(source, time);
-    app.alarms.spawn_job("mail", move || {
+    app.spawn_job("mail", move || {
         let mail = Mail {
             subject: &subject,
             body: &body,
@@ -209,52 +205,54 @@ fn send_alarm_mail(
 }
 
 /// The stored FTP settings (setFtpConfig).
-pub fn stored_ftp_target(app: &App) -> Result<FtpTarget, ftp::FtpError> {
-    let read = |field: &str| read_value(app, "ftp", field).unwrap_or_default();
-    let port = read("ftpPort").parse().unwrap_or(21);
-    let (host, port, dir) = ftp::parse_address(&read("ftpAddr"), port)?;
+pub fn stored_ftp_target(ftp: &Ftp) -> Result<FtpTarget, ftp::FtpError> {
+    let port = u16::try_from(ftp.port).unwrap_or(21);
+    let (host, port, dir) = ftp::parse_address(&ftp.address, port)?;
     Ok(FtpTarget {
         host,
         port,
         dir,
-        user: read("userName"),
-        password: read("password"),
-        mode: read("mode").parse().unwrap_or(0),
+        user: ftp.user.clone(),
+        password: ftp.password.clone(),
+        mode: ftp.mode,
     })
 }
 
-fn store_snapshot(app: &App, source: AlarmSource, time: Option<&CivilTime>, jpeg: Bytes) {
+fn store_snapshot(
+    app: &Alarms,
+    settings: &Snapshot,
+    source: AlarmSource,
+    time: Option<&CivilTime>,
+    jpeg: Bytes,
+) {
     let name = snapshot_name(source, time);
-    let location = read_value(app, "snap", "saveLocation").unwrap_or_default();
-    match location.as_str() {
-        "2" => {
-            let target = match stored_ftp_target(app) {
+    match settings.snap.save_location {
+        2 => {
+            let target = match stored_ftp_target(&settings.ftp) {
                 Ok(target) => target,
                 Err(err) => {
                     tracing::warn!(%err, "snap linkage: FTP settings unusable");
                     return;
                 }
             };
-            app.alarms
-                .spawn_job("ftp", move || match ftp::upload(&target, &name, &jpeg) {
-                    Ok(()) => tracing::info!(host = %target.host, name, "snapshot uploaded"),
-                    Err(err) => tracing::warn!(host = %target.host, %err, "snapshot upload failed"),
-                });
+            app.spawn_job("ftp", move || match ftp::upload(&target, &name, &jpeg) {
+                Ok(()) => tracing::info!(host = %target.host, name, "snapshot uploaded"),
+                Err(err) => tracing::warn!(host = %target.host, %err, "snapshot upload failed"),
+            });
         }
-        "0" => {
-            let Some(storage) = &app.hal.storage else {
+        0 => {
+            let Some(storage) = &app.parts().storage else {
                 tracing::warn!("snap linkage: this board has no SD card");
                 return;
             };
             let dir = storage.root().join("snap");
-            app.alarms
-                .spawn_job("sd", move || match save_file(&dir, &name, &jpeg) {
-                    Ok(path) => tracing::info!(path = %path.display(), "snapshot saved"),
-                    Err(err) => tracing::warn!(dir = %dir.display(), %err, "snapshot not saved"),
-                });
+            app.spawn_job("sd", move || match save_file(&dir, &name, &jpeg) {
+                Ok(path) => tracing::info!(path = %path.display(), "snapshot saved"),
+                Err(err) => tracing::warn!(dir = %dir.display(), %err, "snapshot not saved"),
+            });
         }
         other => tracing::info!(
-            saveLocation = other,
+            save_location = other,
             "snap linkage: the snap configuration stores nowhere"
         ),
     }

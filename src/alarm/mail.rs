@@ -14,8 +14,7 @@ use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::{Message, SmtpTransport, Transport};
 
-use crate::app::App;
-use crate::cgi::commands::config::read_value;
+use crate::settings::sections::Smtp;
 
 /// Connect, read and write timeout of one SMTP session.
 pub const SMTP_TIMEOUT: Duration = Duration::from_secs(20);
@@ -90,25 +89,20 @@ pub fn parse_receivers(list: &str) -> Vec<String> {
 
 impl SmtpSettings {
     /// The stored settings (setSMTPConfig), or `None` when mail is disabled.
-    pub fn stored(app: &App) -> Option<SmtpSettings> {
-        let read = |field: &str| read_value(app, "smtp", field).unwrap_or_default();
-        if read("isEnable") != "1" {
+    pub fn stored(smtp: &Smtp) -> Option<SmtpSettings> {
+        if !smtp.enabled {
             return None;
         }
-        let security = read("tls")
-            .parse()
-            .ok()
-            .and_then(MailSecurity::from_guide)
-            .unwrap_or(MailSecurity::None);
+        let security = MailSecurity::from_guide(smtp.tls).unwrap_or(MailSecurity::None);
         Some(SmtpSettings {
-            server: read("server"),
-            port: read("port").parse().unwrap_or(25),
+            server: smtp.server.clone(),
+            port: u16::try_from(smtp.port).unwrap_or(25),
             security,
-            need_auth: read("isNeedAuth") == "1",
-            user: read("user"),
-            password: read("password"),
-            sender: read("sender"),
-            receivers: parse_receivers(&read("reciever")),
+            need_auth: smtp.need_auth,
+            user: smtp.user.clone(),
+            password: smtp.password.clone(),
+            sender: smtp.sender.clone(),
+            receivers: parse_receivers(&smtp.receivers),
         })
     }
 }

@@ -2,10 +2,10 @@
 //! actions shared with the motion alarm ([`linkage`]: ring, mail, snap, record), and the two
 //! network clients they use ([`mail`] over SMTP, [`ftp`] for snapshot uploads).
 //!
-//! [`Alarms`] is the part that lives in the [`App`]: the snapshot provider the media pipeline
-//! installs, the IO alarm output control, and the counters of ring (PC audio alarm) and record
-//! requests. The motion path calls [`on_motion_alarm`], [`on_motion_snap`] and
-//! [`set_motion_status`] from the capture loop.
+//! [`Alarms`] is built from narrow handles ([`AlarmParts`]): typed settings, the local clock,
+//! the event log, the device state, the alarm output line, the SD card and a snapshot source.
+//! Motion alarms arrive from the media pipeline over a channel ([`Alarms::start_motion`]);
+//! nothing here calls up into the pipeline or the CGI layer.
 
 pub mod ftp;
 pub mod io_alarm;
@@ -13,13 +13,17 @@ pub mod linkage;
 pub mod mail;
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Weak};
 
 use bytes::Bytes;
+use ipcamd_hal::gpio::{InputLine, OutputLine};
+use ipcamd_hal::storage::Storage;
 
-use crate::app::{App, LogKind};
-use crate::motion::{MotionEvent, MotionStatus};
-use crate::state::AlarmState;
+use crate::local_time::LocalClock;
+use crate::media::MotionNotice;
+use crate::settings::Settings;
+use crate::state::{AlarmState, DeviceState};
+use crate::store::event_log::{EventLog, LogKind};
 
 pub use linkage::{AlarmSource, Linkage};
 
@@ -30,10 +34,27 @@ pub type SnapshotProvider = Arc<dyn Fn() -> Option<Bytes> + Send + Sync>;
 /// not pile up threads on a small camera).
 pub const MAX_BACKGROUND_JOBS: usize = 4;
 
-/// Alarm state shared by the alarm tasks, the linkage and the CGI handlers.
-#[derive(Default)]
+/// The handles the alarm service is built from.
+pub struct AlarmParts {
+    /// Typed settings (linkage, schedules, SMTP, FTP, snap).
+    pub settings: Arc<Settings>,
+    /// The camera's local time (schedules, file names, mails).
+    pub clock: Arc<LocalClock>,
+    /// The system log.
+    pub log: Arc<EventLog>,
+    /// Where alarm states are published (getDevState).
+    pub state: Arc<DeviceState>,
+    /// The alarm output relay, when the board has one.
+    pub alarm_out: Option<Arc<dyn OutputLine>>,
+    /// The SD card, when the board has one.
+    pub storage: Option<Arc<dyn Storage>>,
+    /// Pictures for mails and snap linkage (the media pipeline's), when there is video.
+    pub snapshot: Option<SnapshotProvider>,
+}
+
+/// The alarm service: linkage, the IO alarm's output control, ring and record counters.
 pub struct Alarms {
-    snapshot: RwLock<Option<SnapshotProvider>>,
+    parts: AlarmParts,
     /// The IO alarm output and its clearing.
     pub io: io_alarm::IoAlarmControl,
     pc_audio_alarms: AtomicU64,
@@ -42,21 +63,20 @@ pub struct Alarms {
 }
 
 impl Alarms {
-    /// Installs the function that takes a snapshot (the media pipeline's `snapshot_jpeg`).
-    pub fn set_snapshot_provider(&self, provider: SnapshotProvider) {
-        match self.snapshot.write() {
-            Ok(mut slot) => *slot = Some(provider),
-            Err(poisoned) => *poisoned.into_inner() = Some(provider),
-        }
+    /// The service over `parts` (no thread runs until a `start_*`).
+    pub fn new(parts: AlarmParts) -> Arc<Alarms> {
+        Arc::new(Alarms {
+            parts,
+            io: io_alarm::IoAlarmControl::default(),
+            pc_audio_alarms: AtomicU64::new(0),
+            record_requests: AtomicU64::new(0),
+            background_jobs: Arc::new(AtomicUsize::new(0)),
+        })
     }
 
-    /// A JPEG of the current picture, if a provider is installed and has a picture.
+    /// A JPEG of the current picture, if there is a snapshot source and a picture.
     pub fn snapshot(&self) -> Option<Bytes> {
-        let provider = match self.snapshot.read() {
-            Ok(slot) => slot.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        };
-        provider.and_then(|take| take())
+        self.parts.snapshot.as_ref().and_then(|take| take())
     }
 
     /// How many ring linkages asked web clients to sound the PC audio alarm (the web client's
@@ -76,6 +96,10 @@ impl Alarms {
 
     pub(crate) fn note_record_request(&self) {
         self.record_requests.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn parts(&self) -> &AlarmParts {
+        &self.parts
     }
 
     /// Runs `job` on its own thread unless [`MAX_BACKGROUND_JOBS`] are already running.
@@ -103,35 +127,55 @@ impl Alarms {
             tracing::warn!(what, %err, "could not start an alarm job");
         }
     }
-}
 
-/// Starts the alarm tasks (the IO alarm input watcher) once the daemon is up.
-pub fn start(app: &Arc<App>) {
-    io_alarm::start(app.clone());
-}
+    /// Starts the IO alarm thread when the board has an alarm input (`None` otherwise). It
+    /// runs while the service lives.
+    pub fn start_io_alarm(
+        self: &Arc<Self>,
+        input: Option<Arc<dyn InputLine>>,
+    ) -> std::io::Result<Option<std::thread::JoinHandle<()>>> {
+        let Some(input) = input else {
+            tracing::info!("no alarm input on this board: IO alarm off");
+            return Ok(None);
+        };
+        let weak = Arc::downgrade(self);
+        std::thread::Builder::new()
+            .name("io-alarm".into())
+            .spawn(move || io_alarm::run(&weak, input.as_ref()))
+            .map(Some)
+    }
 
-/// A motion alarm started (the detector's [`MotionEvent`]): getDevState shows it, the log
-/// records it, and the motion linkage acts, with `snapshot` (a JPEG of the frame, if the
-/// pipeline has one) attached to the mail and saved or uploaded by the snap linkage.
-pub fn on_motion_alarm(app: &App, event: &MotionEvent, snapshot: Option<Bytes>) {
-    app.state.motion_alarm.set(AlarmState::Alarm);
-    app.log_event(LogKind::MotionAlarm, "", "");
-    tracing::info!(cells = %event.cells, level = event.level, "motion alarm");
-    Linkage::fire(app, AlarmSource::Motion, snapshot);
-}
+    /// Starts the thread that acts on the media pipeline's motion notices. It ends when the
+    /// pipeline (the sender) is gone or the service is dropped.
+    pub fn start_motion(
+        self: &Arc<Self>,
+        notices: std::sync::mpsc::Receiver<MotionNotice>,
+    ) -> std::io::Result<std::thread::JoinHandle<()>> {
+        let weak: Weak<Alarms> = Arc::downgrade(self);
+        std::thread::Builder::new()
+            .name("motion-alarm".into())
+            .spawn(move || {
+                while let Ok(notice) = notices.recv() {
+                    let Some(alarms) = weak.upgrade() else { return };
+                    match notice {
+                        MotionNotice::Alarm(event, snapshot) => {
+                            alarms.on_motion_alarm(&event, snapshot)
+                        }
+                        MotionNotice::Snap(jpeg) => {
+                            Linkage::snap(&alarms, AlarmSource::Motion, jpeg)
+                        }
+                    }
+                }
+            })
+    }
 
-/// While a motion alarm lasts, the detector's `snap_due` said another snapshot is due: the
-/// snap linkage (if set) stores or uploads it.
-pub fn on_motion_snap(app: &App, snapshot: Bytes) {
-    Linkage::snap(app, AlarmSource::Motion, snapshot);
-}
-
-/// The detector's state for getDevState (call when it changes, or every frame: it is one
-/// atomic store).
-pub fn set_motion_status(app: &App, status: MotionStatus) {
-    app.state.motion_alarm.set(match status.guide_value() {
-        2 => AlarmState::Alarm,
-        1 => AlarmState::Idle,
-        _ => AlarmState::Disabled,
-    });
+    /// A motion alarm started (the detector's event): getDevState shows it, the log records
+    /// it, and the motion linkage acts, with `snapshot` (a JPEG of the frame, if the pipeline
+    /// has one) attached to the mail and saved or uploaded by the snap linkage.
+    pub fn on_motion_alarm(&self, event: &crate::motion::MotionEvent, snapshot: Option<Bytes>) {
+        self.parts.state.motion_alarm.set(AlarmState::Alarm);
+        self.parts.log.record(LogKind::MotionAlarm, "", "");
+        tracing::info!(cells = %event.cells, level = event.level, "motion alarm");
+        Linkage::fire(self, AlarmSource::Motion, snapshot);
+    }
 }

@@ -3,33 +3,7 @@
 //! (patterned names like `schedule{N}` already expanded). Handlers validate against it and
 //! getters emit fields in its order, so the wire names live in one place.
 
-/// Privilege levels, ordered: a higher level may run every lower-level command.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Privilege {
-    /// 0: watch video, read product info.
-    Visitor = 0,
-    /// 1: also move the camera and change operating settings.
-    Operator = 1,
-    /// 2: everything.
-    Admin = 2,
-}
-
-impl Privilege {
-    /// The guide's numeric level (addAccount, logIn).
-    pub fn level(self) -> i64 {
-        self as i64
-    }
-
-    /// From the guide's numeric level.
-    pub fn from_level(level: i64) -> Option<Privilege> {
-        match level {
-            0 => Some(Privilege::Visitor),
-            1 => Some(Privilege::Operator),
-            2 => Some(Privilege::Admin),
-            _ => None,
-        }
-    }
-}
+pub use crate::accounts::Privilege;
 
 /// Type of a field as the guide describes it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

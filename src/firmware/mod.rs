@@ -37,6 +37,21 @@ pub const RUNNING_VERSION: &str = match option_env!("IPCAMD_VERSION") {
     None => env!("CARGO_PKG_VERSION"),
 };
 
+/// Folder of the data directory where fwUpgrade installs releases.
+pub const FIRMWARE_DIR: &str = "firmware";
+/// Set by the start-up loader when it runs an installed release.
+pub const LOADED_RELEASE_ENV: &str = "IPCAMD_RELEASE";
+
+/// The version of the running firmware: the installed release's when the loader started one
+/// (`LOADED_RELEASE_ENV` set), else this build's.
+pub fn running_version(data_dir: &std::path::Path) -> String {
+    installed_version(&data_dir.join(FIRMWARE_DIR))
+        .ok()
+        .flatten()
+        .filter(|_| std::env::var_os(LOADED_RELEASE_ENV).is_some())
+        .unwrap_or_else(|| RUNNING_VERSION.to_owned())
+}
+
 /// Where the daemon installs firmware: `<data dir>/firmware` (on a camera
 /// `/var/lib/ipcamd/firmware`, inside the service's state directory).
 pub fn install_root(data_dir: &std::path::Path) -> std::path::PathBuf {

@@ -1,8 +1,10 @@
 //! The settings store: one SQLite file (WAL, synchronous=FULL so an acknowledged write
 //! survives a crash) holding user settings, accounts, the system log and the multi-device list.
 //! All SQL lives in this module; callers get typed functions. One connection behind a mutex:
-//! callers run on blocking threads and every statement is short.
+//! callers run on blocking threads and every statement is short. Settings are read typed
+//! through `crate::settings`; the system log is written through [`event_log::EventLog`].
 
+pub mod event_log;
 mod migrations;
 
 use std::path::Path;
@@ -140,6 +142,14 @@ impl Store {
         let mut stmt =
             conn.prepare_cached("SELECT key, value FROM setting WHERE section = ?1 ORDER BY key")?;
         let rows = stmt.query_map([section], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Every stored setting as `(section, key, value)`.
+    pub fn all_settings(&self) -> StoreResult<Vec<(String, String, String)>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached("SELECT section, key, value FROM setting")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 

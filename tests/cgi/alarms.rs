@@ -449,11 +449,15 @@ fn jpeg_attachment(message: &str) -> Vec<u8> {
     crate::servers::base64_decode(&body)
 }
 
-/// The daemon's own start-up path, in process, with a snapshot provider installed the way the
-/// media pipeline installs one: real frames from the simulated sensor, real JPEG encoding.
+/// The daemon's own start-up path, in process: the composed services run (the IO alarm
+/// thread among them), and the alarm linkage takes its pictures from the media pipeline
+/// (real frames from the simulated sensor, real JPEG encoding).
 fn in_process_camera(
     data: &std::path::Path,
-) -> (tokio::runtime::Runtime, std::sync::Arc<ipcamd::app::App>) {
+) -> (
+    tokio::runtime::Runtime,
+    std::sync::Arc<ipcamd::cgi::Context>,
+) {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
@@ -464,21 +468,12 @@ fn in_process_camera(
         data: data.to_path_buf(),
         listen: Some("127.0.0.1:0".parse().unwrap()),
     };
-    let started = runtime.block_on(ipcamd::daemon::start(&options)).unwrap();
-    let app = started.app;
-    let video = app.hal.video.clone().expect("the sim board has video");
-    let encoder = app.hal.encoder.clone();
-    app.alarms
-        .set_snapshot_provider(std::sync::Arc::new(move || {
-            let frame = video.next_frame(Duration::from_secs(2)).ok()?;
-            let mut jpeg = Vec::new();
-            encoder.encode_jpeg(&frame, 80, &mut jpeg).ok()?;
-            Some(bytes::Bytes::from(jpeg))
-        }));
-    (runtime, app)
+    let mut started = runtime.block_on(ipcamd::daemon::start(&options)).unwrap();
+    started.launch().unwrap();
+    (runtime, started.ctx)
 }
 
-fn schedule_always(app: &ipcamd::app::App, linkage: &str) {
+fn schedule_always(app: &ipcamd::cgi::Context, linkage: &str) {
     let mut values = vec![
         ("isEnable", "1"),
         ("linkage", linkage),
@@ -497,7 +492,7 @@ fn schedule_always(app: &ipcamd::app::App, linkage: &str) {
     ] {
         values.push((day, WHOLE_DAY));
     }
-    app.store.set_section("io_alarm", &values).unwrap();
+    app.settings.write("io_alarm", &values).unwrap();
 }
 
 #[test]
@@ -515,8 +510,8 @@ fn test_io_alarm_with_snapshot_provider_mails_and_uploads_decodable_jpeg() {
     let sink = SmtpSink::start();
     let (_runtime, app) = in_process_camera(dir.path());
     let smtp_port = sink.port.to_string();
-    app.store
-        .set_section(
+    app.settings
+        .write(
             "smtp",
             &[
                 ("isEnable", "1"),
@@ -530,8 +525,8 @@ fn test_io_alarm_with_snapshot_provider_mails_and_uploads_decodable_jpeg() {
         )
         .unwrap();
     let ftp_address = format!("ftp://127.0.0.1:{}/", ftp.port);
-    app.store
-        .set_section(
+    app.settings
+        .write(
             "ftp",
             &[
                 ("ftpAddr", &ftp_address),
@@ -541,11 +536,10 @@ fn test_io_alarm_with_snapshot_provider_mails_and_uploads_decodable_jpeg() {
             ],
         )
         .unwrap();
-    app.store
-        .set_section("snap", &[("saveLocation", "2")])
+    app.settings
+        .write("snap", &[("saveLocation", "2")])
         .unwrap();
     schedule_always(&app, "6");
-    ipcamd::alarm::start(&app);
     let sim = app.hal.sim.as_ref().expect("sim board");
     sim.alarm_in.drive(true);
 
@@ -586,11 +580,10 @@ fn test_io_alarm_snap_to_sd_card_saves_decodable_jpeg() {
     }
     let dir = tempfile::tempdir().unwrap();
     let (_runtime, app) = in_process_camera(dir.path());
-    app.store
-        .set_section("snap", &[("saveLocation", "0")])
+    app.settings
+        .write("snap", &[("saveLocation", "0")])
         .unwrap();
     schedule_always(&app, "4");
-    ipcamd::alarm::start(&app);
     app.hal
         .sim
         .as_ref()

@@ -3,36 +3,54 @@
 
 use std::collections::BTreeMap;
 
-use ipcamd::cgi::catalogue;
-use ipcamd::cgi::commands::config::{SECTIONS, example_value};
+use ipcamd::cgi::commands::config::example_value;
+use ipcamd::cgi::table;
 
 use crate::support::Camera;
 
 /// (section, setter, parameters).
 type ExampleRequest = (&'static str, &'static str, Vec<(String, String)>);
 
+/// The plain get/set configuration commands: (section, command name, is a getter).
+fn plain_commands() -> Vec<(&'static str, &'static str, bool)> {
+    table::all()
+        .filter(|(decl, _)| decl.plain)
+        .filter_map(|(decl, spec)| Some((decl.settings?, spec.name, spec.name.starts_with("get"))))
+        .collect()
+}
+
+/// The plain getters of a section.
+fn getters(section: &str) -> Vec<&'static str> {
+    plain_commands()
+        .into_iter()
+        .filter(|(s, _, is_get)| *s == section && *is_get)
+        .map(|(_, name, _)| name)
+        .collect()
+}
+
 /// For every setter: a full set of valid, non-default values.
 fn example_requests() -> Vec<ExampleRequest> {
     let mut out = Vec::new();
-    for section in SECTIONS {
-        for setter in section.setters {
-            let spec = catalogue::find(setter).unwrap();
-            let values = spec
-                .params
-                .iter()
-                .enumerate()
-                .map(|(i, f)| (f.name.to_owned(), example_value(section.name, f, i)))
-                .collect();
-            out.push((section.name, *setter, values));
+    for (section, setter, is_get) in plain_commands() {
+        if is_get {
+            continue;
         }
+        let (_, spec) = table::find(setter).unwrap();
+        let values = spec
+            .params
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (f.name.to_owned(), example_value(section, f, i)))
+            .collect();
+        out.push((section, setter, values));
     }
     out
 }
 
 fn read_back(cam: &Camera) -> BTreeMap<String, BTreeMap<String, String>> {
     let mut all = BTreeMap::new();
-    for section in SECTIONS {
-        for getter in section.getters {
+    for (_, getter, is_get) in plain_commands() {
+        if is_get {
             let reply = cam.cgi(getter, &[]);
             assert_eq!(reply.result, 0, "{getter}");
             all.insert(getter.to_string(), reply.fields);
@@ -59,12 +77,7 @@ fn test_every_configuration_pair_round_trips_and_survives_restart() {
             continue;
         }
         assert_eq!(reply.result, 0, "{setter} {params:?}");
-        let getters = SECTIONS
-            .iter()
-            .find(|s| s.name == *section)
-            .unwrap()
-            .getters;
-        for getter in getters {
+        for getter in getters(section) {
             let got = cam.cgi(getter, &[]);
             for (k, v) in values {
                 if let Some(actual) = got.fields.get(k) {

@@ -15,8 +15,10 @@ fn test_unknown_command_and_missing_cmd_answer_format_error_with_http_200() {
 fn test_other_paths_are_404_never_files() {
     let dir = tempfile::tempdir().unwrap();
     let cam = Camera::start(dir.path());
+    // `/` is the web interface's page (tests/cgi/web.rs); nothing else is a file.
     for path in [
-        "/",
+        "/web/../ipcamd.db",
+        "/web/nothing.js",
         "/etc/passwd",
         "/cgi-bin/../board/sim.toml",
         "/cgi-bin/other.cgi",

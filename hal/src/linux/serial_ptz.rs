@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use crate::board::BoardSpec;
+use crate::ptz::PanTilt;
 use crate::ptz::serial::SerialPanTilt;
-use crate::ptz::{PanTilt, SerialSettings};
 use crate::{HalError, HalErrorKind, HalResult};
 
 /// Opens the board's motor controller, if it has one.
@@ -19,6 +19,6 @@ pub fn open(board: &BoardSpec) -> HalResult<Option<Arc<dyn PanTilt>>> {
             "board file: a linux board's [ptz] needs a port",
         ));
     };
-    let transport = SerialPanTilt::open(&board.resolve(port), SerialSettings::from_board(spec))?;
+    let transport = SerialPanTilt::open(&board.resolve(port), spec.serial_settings())?;
     Ok(Some(Arc::new(transport)))
 }

@@ -7,7 +7,6 @@
 pub mod pelco;
 pub mod serial;
 
-use crate::board::PtzSpec;
 use crate::{HalError, HalErrorKind, HalResult};
 
 /// One of the guide's eight move directions.
@@ -105,18 +104,6 @@ pub struct SerialSettings {
 }
 
 impl SerialSettings {
-    /// The factory settings a board file's `[ptz]` table declares.
-    pub fn from_board(spec: &PtzSpec) -> SerialSettings {
-        SerialSettings {
-            protocol: spec.protocol,
-            address: spec.address,
-            baud: spec.baud,
-            data_bits: spec.data_bits,
-            stop_bits: spec.stop_bits,
-            parity: spec.parity,
-        }
-    }
-
     /// Checks the values a UART and the protocol accept: address 1..=255 (see
     /// [`pelco::wire_address`]), a non-zero baud rate, 5..=8 data bits, 1 or 2 stop bits.
     pub fn validate(&self) -> HalResult<()> {

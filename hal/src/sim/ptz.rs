@@ -481,7 +481,7 @@ pub fn open(board: &BoardSpec) -> HalResult<Option<SimPtz>> {
     let Some(spec) = &board.ptz else {
         return Ok(None);
     };
-    let settings = SerialSettings::from_board(spec);
+    let settings = spec.serial_settings();
     if let Some(port) = &spec.port {
         let transport = SerialPanTilt::open(&board.resolve(port), settings)?;
         return Ok(Some(SimPtz {

@@ -2,22 +2,11 @@
 //! testFtpServer, openInfraLed and closeInfraLed. The settings they use are the plain
 //! sections of `config.rs`; the work is in `crate::alarm` and `crate::ir`.
 
-use super::super::registry::Handler;
+use super::super::command::Request;
+use super::super::error::{CgiError, CgiResult};
 use super::super::reply::{Fields, Reply};
-use super::super::{CgiError, CgiResult, Request};
-use super::config::read_value;
 use crate::alarm::ftp::{self, FtpError, FtpTarget};
-use crate::alarm::io_alarm;
 use crate::alarm::mail::{self, Mail, MailSecurity, SmtpSettings, parse_receivers};
-
-/// Handlers of this file.
-pub const HANDLERS: &[(&str, Handler)] = &[
-    ("clearIOAlarmOutput", clear_io_alarm_output),
-    ("smtpTest", smtp_test),
-    ("testFtpServer", test_ftp_server),
-    ("openInfraLed", open_infra_led),
-    ("closeInfraLed", close_infra_led),
-];
 
 /// Longest host name or address accepted.
 const MAX_HOST: usize = 127;
@@ -25,8 +14,8 @@ const MAX_HOST: usize = 127;
 const MAX_TEXT: usize = 127;
 
 /// clearIOAlarmOutput: releases the alarm output and dismisses the current IO alarm.
-fn clear_io_alarm_output(req: &Request) -> CgiResult<Reply> {
-    io_alarm::clear_output(req.app)?;
+pub(crate) fn clear_io_alarm_output(req: &Request) -> CgiResult<Reply> {
+    req.ctx.alarms.clear_io_output()?;
     tracing::info!("IO alarm output cleared");
     Ok(Reply::ok())
 }
@@ -37,7 +26,7 @@ fn test_result(code: i32) -> Reply {
 
 /// smtpTest: sends a real test mail with the given server parameters (not the stored ones)
 /// to the stored receivers (or a `reciever` parameter, when given).
-fn smtp_test(req: &Request) -> CgiResult<Reply> {
+pub(crate) fn smtp_test(req: &Request) -> CgiResult<Reply> {
     let server = req.text("smtpServer", MAX_HOST)?.trim().to_owned();
     let port = req.int("port")?;
     let port = u16::try_from(port)
@@ -55,10 +44,10 @@ fn smtp_test(req: &Request) -> CgiResult<Reply> {
     let sender = req.text("sender", MAX_TEXT)?;
     let receivers = match req.raw("reciever") {
         Some(list) => parse_receivers(list),
-        None => parse_receivers(&read_value(req.app, "smtp", "reciever")?),
+        None => parse_receivers(&req.ctx.settings.snapshot().smtp.receivers),
     };
     for (name, value) in [("user", user), ("password", password)] {
-        super::super::check_text(name, value, MAX_TEXT)?;
+        super::super::command::check_text(name, value, MAX_TEXT)?;
     }
     let settings = SmtpSettings {
         server,
@@ -70,7 +59,7 @@ fn smtp_test(req: &Request) -> CgiResult<Reply> {
         sender: sender.to_owned(),
         receivers,
     };
-    let device = read_value(req.app, "dev_name", "devName")?;
+    let device = req.ctx.settings.snapshot().dev_name.name.clone();
     let subject = format!("{device}: test mail");
     let body = format!("This is a test mail from camera \"{device}\": its mail settings work.\r\n");
     let mail = Mail {
@@ -91,7 +80,7 @@ fn smtp_test(req: &Request) -> CgiResult<Reply> {
 }
 
 /// testFtpServer: connects, logs in and enters the directory of the given parameters.
-fn test_ftp_server(req: &Request) -> CgiResult<Reply> {
+pub(crate) fn test_ftp_server(req: &Request) -> CgiResult<Reply> {
     let address = req.text("ftpAddr", MAX_TEXT)?;
     let port = u16::try_from(req.int("ftpPort")?)
         .ok()
@@ -101,7 +90,7 @@ fn test_ftp_server(req: &Request) -> CgiResult<Reply> {
     let user = req.raw("userName").unwrap_or_default();
     let password = req.raw("password").unwrap_or_default();
     for (name, value) in [("userName", user), ("password", password)] {
-        super::super::check_text(name, value, MAX_TEXT)?;
+        super::super::command::check_text(name, value, MAX_TEXT)?;
     }
     let (host, port, dir) = match ftp::parse_address(address, port) {
         Ok(parts) => parts,
@@ -135,25 +124,25 @@ fn test_ftp_server(req: &Request) -> CgiResult<Reply> {
 }
 
 fn switch_infra_led(req: &Request, on: bool) -> CgiResult<Reply> {
-    if req.app.hal.ir_led.is_none() {
+    if req.ctx.hal.ir_led.is_none() {
         tracing::info!("IR LED command: this board has no IR LED");
         return Err(CgiError::Exec("no IR LED".into()));
     }
     // Manual switching is only meaningful in manual mode (1); in auto mode the light decides
     // and the command fails as the stock firmware's does.
-    if read_value(req.app, "infra_led", "mode")? != "1" {
+    if req.ctx.settings.snapshot().infra_led.mode != 1 {
         return Ok(Reply::Xml(Fields::new().with("ctrlResult", -1)));
     }
-    req.app.ir.set_manual(on)?;
+    req.ctx.ir.set_manual(on)?;
     Ok(Reply::Xml(Fields::new().with("ctrlResult", 0)))
 }
 
 /// Switch the IR LED on (manual mode).
-fn open_infra_led(req: &Request) -> CgiResult<Reply> {
+pub(crate) fn open_infra_led(req: &Request) -> CgiResult<Reply> {
     switch_infra_led(req, true)
 }
 
 /// Switch the IR LED off (manual mode).
-fn close_infra_led(req: &Request) -> CgiResult<Reply> {
+pub(crate) fn close_infra_led(req: &Request) -> CgiResult<Reply> {
     switch_infra_led(req, false)
 }

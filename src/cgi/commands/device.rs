@@ -4,54 +4,18 @@
 
 use ipcamd_hal::storage::Space;
 
-use super::super::registry::Handler;
+use super::super::command::{Request, check_text};
+use super::super::context::Context;
+use super::super::error::{CgiError, CgiResult};
 use super::super::reply::{Fields, Reply};
-use super::super::{CgiError, CgiResult, Request, check_text};
-use super::config::{self, read_value};
-use crate::app::App;
 use crate::civil_time::{self, CivilTime};
 use crate::state::AlarmState;
 use crate::store::MultiDevRow;
 
-/// Handlers of this file.
-pub const HANDLERS: &[(&str, Handler)] = &[
-    ("getProductModel", product_info),
-    ("getProductModelName", product_info),
-    ("getProductLanguage", product_info),
-    ("getProductSensorType", product_info),
-    ("getProductWifiType", product_info),
-    ("getProductSdFlag", product_info),
-    ("getProductOutdoorFlag", product_info),
-    ("getProductPtFlag", product_info),
-    ("getProductZoomFlag", product_info),
-    ("getProductRs485Flag", product_info),
-    ("getProductIoAlarmFlag", product_info),
-    ("getProductOnvifFlag", product_info),
-    ("getProductP2pFlag", product_info),
-    ("getProductWpsFlag", product_info),
-    ("getProductAudioFlag", product_info),
-    ("getProductTalkFlag", product_info),
-    ("getProductAppVer", product_info),
-    ("getProductAllInfo", product_info),
-    ("getDevInfo", get_dev_info),
-    ("getDevState", get_dev_state),
-    ("getSystemTime", get_system_time),
-    ("setSystemTime", set_system_time),
-    ("getLog", get_log),
-    ("getMultiDevList", get_multi_dev_list),
-    ("getMultiDevDetailInfo", get_multi_dev_detail_info),
-    ("addMultiDev", add_multi_dev),
-    ("delMultiDev", del_multi_dev),
-    ("getP2PInfo", get_p2p_info),
-    ("getRecordPath", get_record_path),
-    ("resetImageSetting", config::reset_image_setting),
-    ("restoreToFactorySetting", restore_to_factory_setting),
-];
-
 /// The value of one product-identity field, by its wire name (both of the guide's spellings).
-fn product_field(app: &App, name: &str) -> Option<String> {
-    let id = &app.hal.board.identity;
-    let caps = &app.hal.board.capabilities;
+fn product_field(ctx: &Context, name: &str) -> Option<String> {
+    let id = &ctx.hal.board.identity;
+    let caps = &ctx.hal.board.capabilities;
     let flag = |b: bool| Some(u8::from(b).to_string());
     match name {
         "model" => Some(id.model.to_string()),
@@ -70,37 +34,25 @@ fn product_field(app: &App, name: &str) -> Option<String> {
         "wpsFlag" => flag(caps.wps),
         "audioFlag" => flag(caps.audio),
         "talkFlag" => flag(caps.talk),
-        "appVer" => Some(app.firmware_version.clone()),
+        "appVer" => Some(ctx.firmware_version.clone()),
         n if n.starts_with("reserve") => Some("0".to_owned()),
         _ => None,
     }
 }
 
 /// Every getProduct* command: the fields its guide entry lists, from the board file.
-fn product_info(req: &Request) -> CgiResult<Reply> {
+pub(crate) fn product_info(req: &Request) -> CgiResult<Reply> {
     let mut fields = Fields::new();
     for field in req.spec.returns {
-        let value = product_field(req.app, field.name)
+        let value = product_field(req.ctx, field.name)
             .ok_or_else(|| CgiError::Unknown(format!("no product field {}", field.name)))?;
         fields.push(field.name, value);
     }
     Ok(Reply::Xml(fields))
 }
 
-fn time_settings(app: &App) -> CgiResult<(i64, bool)> {
-    let zone = read_value(app, "time", "timeZone")?.parse().unwrap_or(0);
-    let dst = read_value(app, "time", "isDst")? == "1";
-    Ok((zone, dst))
-}
-
-/// The camera's local time now.
-pub fn local_now(app: &App) -> CgiResult<CivilTime> {
-    let (zone, dst) = time_settings(app)?;
-    Ok(civil_time::local_time(app.unix_now(), zone, dst))
-}
-
-fn mac_address(app: &App) -> String {
-    let id = &app.hal.board.identity;
+fn mac_address(ctx: &Context) -> String {
+    let id = &ctx.hal.board.identity;
     if let Some(interface) = &id.interface {
         let path = format!("/sys/class/net/{interface}/address");
         if let Ok(text) = std::fs::read_to_string(path) {
@@ -115,20 +67,21 @@ fn mac_address(app: &App) -> String {
 }
 
 /// Device information.
-fn get_dev_info(req: &Request) -> CgiResult<Reply> {
-    let app = req.app;
-    let id = &app.hal.board.identity;
-    let now = local_now(app)?;
-    let mac = mac_address(app);
+pub(crate) fn get_dev_info(req: &Request) -> CgiResult<Reply> {
+    let ctx = req.ctx;
+    let id = &ctx.hal.board.identity;
+    let snapshot = ctx.settings.snapshot();
+    let now = ctx.clock.now();
+    let mac = mac_address(ctx);
     let serial = id
         .serial_number
         .clone()
         .unwrap_or_else(|| format!("SN{mac}"));
-    let (zone, _) = time_settings(app)?;
+    let zone = snapshot.time.zone;
     let fields = Fields::new()
         .with("productName", &id.product_name)
         .with("serialNo", serial)
-        .with("devName", read_value(app, "dev_name", "devName")?)
+        .with("devName", &snapshot.dev_name.name)
         .with("mac", mac)
         .with("year", now.year)
         .with("mon", now.month)
@@ -137,23 +90,23 @@ fn get_dev_info(req: &Request) -> CgiResult<Reply> {
         .with("min", now.minute)
         .with("sec", now.second)
         .with("timeZone", zone)
-        .with("firmwareVer", &app.firmware_version)
+        .with("firmwareVer", &ctx.firmware_version)
         .with("hardwareVer", &id.hardware_version);
     Ok(Reply::Xml(fields))
 }
 
-fn alarm_value(app: &App, section: &str, state: AlarmState) -> CgiResult<u8> {
-    if read_value(app, section, "isEnable")? != "1" {
-        return Ok(AlarmState::Disabled as u8);
+fn alarm_value(enabled: bool, state: AlarmState) -> u8 {
+    if !enabled {
+        return AlarmState::Disabled as u8;
     }
-    Ok(match state {
+    match state {
         AlarmState::Disabled => AlarmState::Idle as u8,
         other => other as u8,
-    })
+    }
 }
 
-fn storage_space(app: &App) -> (u8, Option<Space>) {
-    match &app.hal.storage {
+fn storage_space(ctx: &Context) -> (u8, Option<Space>) {
+    match &ctx.hal.storage {
         None => (0, None),
         Some(storage) => match storage.space() {
             Ok(space) => (1, Some(space)),
@@ -166,23 +119,24 @@ fn storage_space(app: &App) -> (u8, Option<Space>) {
 }
 
 /// Live device state.
-fn get_dev_state(req: &Request) -> CgiResult<Reply> {
-    let app = req.app;
-    let state = &app.state;
-    let (sd_state, space) = storage_space(app);
-    let infra = match &app.hal.ir_led {
+pub(crate) fn get_dev_state(req: &Request) -> CgiResult<Reply> {
+    let ctx = req.ctx;
+    let state = &ctx.state;
+    let (sd_state, space) = storage_space(ctx);
+    let infra = match &ctx.hal.ir_led {
         Some(line) => u8::from(line.get()?),
         None => 0,
     };
     let ddns = state.ddns.get();
+    let snapshot = ctx.settings.snapshot();
     let fields = Fields::new()
         .with(
             "IOAlarm",
-            alarm_value(app, "io_alarm", state.io_alarm.get())?,
+            alarm_value(snapshot.io_alarm.enabled, state.io_alarm.get()),
         )
         .with(
             "motionDetectAlarm",
-            alarm_value(app, "motion", state.motion_alarm.get())?,
+            alarm_value(snapshot.motion.enabled, state.motion_alarm.get()),
         )
         .with("soundAlarm", state.sound_alarm.get() as u8)
         .with("record", state.recording.get())
@@ -192,7 +146,7 @@ fn get_dev_state(req: &Request) -> CgiResult<Reply> {
         .with("ntpState", state.ntp.get())
         .with("ddnspState", ddns)
         .with("ddnsState", ddns)
-        .with("url", read_value(app, "ddns", "hostName")?)
+        .with("url", &snapshot.ddns.host_name)
         .with("upnpState", state.upnp.get())
         .with("isWifiConnected", 0)
         .with("wifiConnectedAP", "")
@@ -201,9 +155,10 @@ fn get_dev_state(req: &Request) -> CgiResult<Reply> {
 }
 
 /// System time settings and the current local time (both spellings of month and minute).
-fn get_system_time(req: &Request) -> CgiResult<Reply> {
-    let app = req.app;
-    let now = local_now(app)?;
+pub(crate) fn get_system_time(req: &Request) -> CgiResult<Reply> {
+    let ctx = req.ctx;
+    let now = ctx.clock.now();
+    let time = ctx.settings.snapshot().time.clone();
     let mut fields = Fields::new();
     for name in [
         "timeSource",
@@ -214,7 +169,7 @@ fn get_system_time(req: &Request) -> CgiResult<Reply> {
         "isDst",
         "dst",
     ] {
-        fields.push(name, time_value(app, name)?);
+        fields.push(name, time_value(&time, name)?);
     }
     fields
         .push("year", now.year)
@@ -228,8 +183,9 @@ fn get_system_time(req: &Request) -> CgiResult<Reply> {
     Ok(Reply::Xml(fields))
 }
 
-fn time_value(app: &App, name: &str) -> CgiResult<String> {
-    let value = read_value(app, "time", name)?;
+fn time_value(time: &crate::settings::sections::Time, name: &str) -> CgiResult<String> {
+    let value = crate::settings::Section::get(time, name)
+        .ok_or_else(|| CgiError::Unknown(format!("no time setting {name}")))?;
     Ok(match (name, value.is_empty()) {
         ("ntpServer", true) => "time.nist.gov".into(),
         (_, true) => "0".into(),
@@ -238,7 +194,7 @@ fn time_value(app: &App, name: &str) -> CgiResult<String> {
 }
 
 /// Set time zone, formats, NTP server and, with timeSource 1 (manual), the clock itself.
-fn set_system_time(req: &Request) -> CgiResult<Reply> {
+pub(crate) fn set_system_time(req: &Request) -> CgiResult<Reply> {
     let mut values: Vec<(&str, String)> = Vec::new();
     for name in ["timeSource", "dateFormat", "timeFormat", "isDst", "dst"] {
         if let Some(v) = req.opt_int(name)? {
@@ -255,10 +211,11 @@ fn set_system_time(req: &Request) -> CgiResult<Reply> {
         check_text("ntpServer", server, 63)?;
         values.push(("ntpServer", server.to_owned()));
     }
+    let stored = req.ctx.settings.snapshot().time.clone();
     let setting = |name: &str| -> CgiResult<String> {
         match values.iter().find(|(k, _)| *k == name) {
             Some((_, v)) => Ok(v.clone()),
-            None => time_value(req.app, name),
+            None => time_value(&stored, name),
         }
     };
     let manual = setting("timeSource")? == "1";
@@ -269,7 +226,7 @@ fn set_system_time(req: &Request) -> CgiResult<Reply> {
                 .query
                 .get_any(name, &[alias])
                 .ok_or_else(|| CgiError::field(name, "missing"))?;
-            let v = super::super::parse_int(name, raw, None)?;
+            let v = super::super::command::parse_int(name, raw, None)?;
             if (lo..=hi).contains(&v) {
                 Ok(v)
             } else {
@@ -301,22 +258,23 @@ fn set_system_time(req: &Request) -> CgiResult<Reply> {
         return Err(CgiError::Format("setSystemTime needs parameters".into()));
     }
     if let Some(unix) = new_clock {
-        let when = std::time::UNIX_EPOCH + std::time::Duration::from_secs(unix as u64);
-        req.app.hal.clock.set(when)?;
+        // The offset is stored with the other fields, so the manual time survives a restart.
+        let offset = req.ctx.clock.set_manual(unix)?;
+        values.push(("manualOffset", offset.to_string()));
     }
     let pairs: Vec<(&str, &str)> = values.iter().map(|(k, v)| (*k, v.as_str())).collect();
     if !pairs.is_empty() {
-        req.app.store.set_section("time", &pairs)?;
+        req.ctx.settings.write("time", &pairs)?;
     }
     Ok(Reply::ok())
 }
 
 /// System log, newest first, at most 10 per call.
-fn get_log(req: &Request) -> CgiResult<Reply> {
+pub(crate) fn get_log(req: &Request) -> CgiResult<Reply> {
     let offset = req.opt_int("offset")?.unwrap_or(0);
     let count = req.opt_int("count")?.unwrap_or(10).min(10);
-    let total = req.app.store.log_count()?;
-    let rows = req.app.store.log_page(offset, count)?;
+    let total = req.ctx.store.log_count()?;
+    let rows = req.ctx.store.log_page(offset, count)?;
     let mut fields = Fields::new()
         .with("totalCnt", total)
         .with("curCnt", rows.len());
@@ -341,8 +299,8 @@ fn chnnl(req: &Request) -> CgiResult<i64> {
 }
 
 /// The multi-device list: one `devN` per channel, `productType+ip+port+mediaPort+devName`.
-fn get_multi_dev_list(req: &Request) -> CgiResult<Reply> {
-    let devs = req.app.store.multi_devs()?;
+pub(crate) fn get_multi_dev_list(req: &Request) -> CgiResult<Reply> {
+    let devs = req.ctx.store.multi_devs()?;
     let mut fields = Fields::new();
     for n in 0..MULTI_DEV_CHANNELS {
         let value = devs
@@ -361,9 +319,9 @@ fn get_multi_dev_list(req: &Request) -> CgiResult<Reply> {
 }
 
 /// One device of the list.
-fn get_multi_dev_detail_info(req: &Request) -> CgiResult<Reply> {
+pub(crate) fn get_multi_dev_detail_info(req: &Request) -> CgiResult<Reply> {
     let n = chnnl(req)?;
-    let devs = req.app.store.multi_devs()?;
+    let devs = req.ctx.store.multi_devs()?;
     let dev = devs
         .iter()
         .find(|d| d.chnnl == n)
@@ -381,7 +339,7 @@ fn get_multi_dev_detail_info(req: &Request) -> CgiResult<Reply> {
 }
 
 /// Add (or replace) the device on a channel.
-fn add_multi_dev(req: &Request) -> CgiResult<Reply> {
+pub(crate) fn add_multi_dev(req: &Request) -> CgiResult<Reply> {
     let port = |name: &str| -> CgiResult<i64> {
         let v = req.int(name)?;
         if (1..=65_535).contains(&v) {
@@ -406,14 +364,14 @@ fn add_multi_dev(req: &Request) -> CgiResult<Reply> {
         password: req.text("passWord", 63)?.to_owned(),
         dev_name: req.text("devName", 63)?.to_owned(),
     };
-    req.app.store.put_multi_dev(&row)?;
+    req.ctx.store.put_multi_dev(&row)?;
     Ok(Reply::ok())
 }
 
 /// Remove the device on a channel.
-fn del_multi_dev(req: &Request) -> CgiResult<Reply> {
+pub(crate) fn del_multi_dev(req: &Request) -> CgiResult<Reply> {
     let n = chnnl(req)?;
-    if req.app.store.delete_multi_dev(n)? {
+    if req.ctx.store.delete_multi_dev(n)? {
         Ok(Reply::ok())
     } else {
         Err(CgiError::Exec("empty channel".into()))
@@ -421,8 +379,8 @@ fn del_multi_dev(req: &Request) -> CgiResult<Reply> {
 }
 
 /// The P2P UID from the board's identity.
-fn get_p2p_info(req: &Request) -> CgiResult<Reply> {
-    let board = &req.app.hal.board;
+pub(crate) fn get_p2p_info(req: &Request) -> CgiResult<Reply> {
+    let board = &req.ctx.hal.board;
     match (&board.identity.p2p_uid, board.capabilities.p2p) {
         (Some(uid), true) => Ok(Reply::Xml(Fields::new().with("uid", uid))),
         _ => {
@@ -433,8 +391,8 @@ fn get_p2p_info(req: &Request) -> CgiResult<Reply> {
 }
 
 /// Where recordings go and how much room there is (KB).
-fn get_record_path(req: &Request) -> CgiResult<Reply> {
-    let Some(storage) = &req.app.hal.storage else {
+pub(crate) fn get_record_path(req: &Request) -> CgiResult<Reply> {
+    let Some(storage) = &req.ctx.hal.storage else {
         tracing::info!("getRecordPath: this board has no recording medium");
         return Err(CgiError::Exec("no recording medium".into()));
     };
@@ -448,14 +406,16 @@ fn get_record_path(req: &Request) -> CgiResult<Reply> {
 }
 
 /// Every setting, account and list back to factory state.
-fn restore_to_factory_setting(req: &Request) -> CgiResult<Reply> {
-    let app = req.app;
-    app.store.factory_reset()?;
-    app.accounts.forget_all();
-    app.accounts
-        .ensure_factory_admin(&app.store)
+pub(crate) fn restore_to_factory_setting(req: &Request) -> CgiResult<Reply> {
+    let ctx = req.ctx;
+    ctx.store.factory_reset()?;
+    ctx.accounts.forget_all();
+    ctx.accounts
+        .ensure_factory_admin(&ctx.store)
         .map_err(|e| CgiError::Exec(format!("recreating the admin account: {e:?}")))?;
-    config::apply_image_settings(app);
+    if let Some(media) = &ctx.media {
+        media.apply_image_settings(&ctx.settings.snapshot());
+    }
     tracing::warn!("restored to factory settings");
     Ok(Reply::ok())
 }

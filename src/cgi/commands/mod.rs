@@ -1,5 +1,6 @@
-//! Command handlers, one file per part of the guide. Each file exports its handlers; the
-//! registry collects them.
+//! Command handlers, one file per chapter of the guide. The command table
+//! (`super::table`) names each handler; handlers import only the request, error and reply
+//! types of the CGI layer and the services below it, never the table or the dispatcher.
 
 pub mod alarm;
 pub mod config;

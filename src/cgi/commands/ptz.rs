@@ -5,11 +5,10 @@ use std::time::Duration;
 
 use ipcamd_hal::ptz::{Direction, PtzCommand};
 
-use super::super::registry::Handler;
+use super::super::command::Request;
+use super::super::context::Context;
+use super::super::error::{CgiError, CgiResult};
 use super::super::reply::{Fields, Reply};
-use super::super::{CgiError, CgiResult, Request};
-use super::config::read_value;
-use crate::app::App;
 use crate::ptz::{
     self, CruiseLimit, DEFAULT_CRUISES, LIMIT_PRESETS, MAX_CRUISE_MAPS, MAX_CRUISE_POINTS,
     MAX_PRESETS, Ptz, Step, Target,
@@ -17,119 +16,86 @@ use crate::ptz::{
 use crate::store::CruiseRow;
 
 /// Handlers of this chapter.
-pub const HANDLERS: &[(&str, Handler)] = &[
-    ("ptzMoveUp", ptz_move_up),
-    ("ptzMoveDown", ptz_move_down),
-    ("ptzMoveLeft", ptz_move_left),
-    ("ptzMoveRight", ptz_move_right),
-    ("ptzMoveTopLeft", ptz_move_top_left),
-    ("ptzMoveTopRight", ptz_move_top_right),
-    ("ptzMoveBottomLeft", ptz_move_bottom_left),
-    ("ptzMoveBottomRight", ptz_move_bottom_right),
-    ("ptzStopRun", ptz_stop_run),
-    ("ptzReset", ptz_reset),
-    ("getPTZPresetPointList", get_ptz_preset_point_list),
-    ("ptzAddPresetPoint", ptz_add_preset_point),
-    ("ptzDeletePresetPoint", ptz_delete_preset_point),
-    ("ptzGotoPresetPoint", ptz_goto_preset_point),
-    ("ptzGetCruiseMapList", ptz_get_cruise_map_list),
-    ("ptzGetCruiseMapInfo", ptz_get_cruise_map_info),
-    ("ptzSetCruiseMap", ptz_set_cruise_map),
-    ("ptzDelCruiseMap", ptz_del_cruise_map),
-    ("ptzStartCruise", ptz_start_cruise),
-    ("ptzStopCruise", ptz_stop_cruise),
-    (
-        "setCruisePrePointLingerTime",
-        set_cruise_pre_point_linger_time,
-    ),
-    (
-        "getCruisePrePointLingerTime",
-        get_cruise_pre_point_linger_time,
-    ),
-    ("zoomIn", zoom_in),
-    ("zoomOut", zoom_out),
-    ("zoomStop", zoom_stop),
-    ("setPTZPrePointForSelfTest", set_ptz_pre_point_for_self_test),
-    ("getPTZPrePointForSelfTest", get_ptz_pre_point_for_self_test),
-];
-
 /// Longest linger at a cruise point, seconds.
 const MAX_LINGER_SECS: i64 = 3600;
 /// Linger at a point of a new map, seconds.
 const DEFAULT_LINGER_SECS: i64 = 5;
 
 fn motor<'a>(req: &'a Request) -> CgiResult<&'a Ptz> {
-    req.app.ptz.as_ref().ok_or_else(|| {
+    req.ctx.ptz.as_ref().ok_or_else(|| {
         tracing::info!(cmd = req.spec.name, "this board has no pan/tilt motor");
         CgiError::Exec("no PTZ motor on this board".into())
     })
 }
 
-fn setting_int(app: &App, section: &str, field: &str) -> CgiResult<i64> {
-    read_value(app, section, field)?
-        .parse()
-        .map_err(|_| CgiError::Exec("bad stored setting".into()))
+fn setting_int(ctx: &Context, section: &str, field: &str) -> CgiResult<i64> {
+    ctx.settings
+        .snapshot()
+        .section(section)
+        .and_then(|s| s.value(field))
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| CgiError::Exec("bad stored setting".into()))
 }
 
 fn move_to(req: &Request, direction: Direction) -> CgiResult<Reply> {
-    let speed = setting_int(req.app, "ptz_speed", "speed")? as u8;
+    let speed = setting_int(req.ctx, "ptz_speed", "speed")? as u8;
     motor(req)?.command(PtzCommand::Move { direction, speed })?;
     Ok(Reply::ok())
 }
 
 /// Start tilting up.
-fn ptz_move_up(req: &Request) -> CgiResult<Reply> {
+pub(crate) fn ptz_move_up(req: &Request) -> CgiResult<Reply> {
     move_to(req, Direction::Up)
 }
 /// Start tilting down.
-fn ptz_move_down(req: &Request) -> CgiResult<Reply> {
+pub(crate) fn ptz_move_down(req: &Request) -> CgiResult<Reply> {
     move_to(req, Direction::Down)
 }
 /// Start panning left.
-fn ptz_move_left(req: &Request) -> CgiResult<Reply> {
+pub(crate) fn ptz_move_left(req: &Request) -> CgiResult<Reply> {
     move_to(req, Direction::Left)
 }
 /// Start panning right.
-fn ptz_move_right(req: &Request) -> CgiResult<Reply> {
+pub(crate) fn ptz_move_right(req: &Request) -> CgiResult<Reply> {
     move_to(req, Direction::Right)
 }
 /// Start moving up and left.
-fn ptz_move_top_left(req: &Request) -> CgiResult<Reply> {
+pub(crate) fn ptz_move_top_left(req: &Request) -> CgiResult<Reply> {
     move_to(req, Direction::UpLeft)
 }
 /// Start moving up and right.
-fn ptz_move_top_right(req: &Request) -> CgiResult<Reply> {
+pub(crate) fn ptz_move_top_right(req: &Request) -> CgiResult<Reply> {
     move_to(req, Direction::UpRight)
 }
 /// Start moving down and left.
-fn ptz_move_bottom_left(req: &Request) -> CgiResult<Reply> {
+pub(crate) fn ptz_move_bottom_left(req: &Request) -> CgiResult<Reply> {
     move_to(req, Direction::DownLeft)
 }
 /// Start moving down and right.
-fn ptz_move_bottom_right(req: &Request) -> CgiResult<Reply> {
+pub(crate) fn ptz_move_bottom_right(req: &Request) -> CgiResult<Reply> {
     move_to(req, Direction::DownRight)
 }
 
 /// Stop moving (and any cruise).
-fn ptz_stop_run(req: &Request) -> CgiResult<Reply> {
+pub(crate) fn ptz_stop_run(req: &Request) -> CgiResult<Reply> {
     motor(req)?.command(PtzCommand::Stop)?;
     Ok(Reply::ok())
 }
 
 /// Go home: the middle of both axes.
-fn ptz_reset(req: &Request) -> CgiResult<Reply> {
+pub(crate) fn ptz_reset(req: &Request) -> CgiResult<Reply> {
     motor(req)?.start_job("reset".into(), ptz::home_steps(), CruiseLimit::Loops(1));
     Ok(Reply::ok())
 }
 
 /// Every preset name: the four limits, then the user presets by controller number.
-fn preset_names(app: &App) -> CgiResult<Vec<(String, Option<i64>)>> {
+fn preset_names(ctx: &Context) -> CgiResult<Vec<(String, Option<i64>)>> {
     let mut names: Vec<(String, Option<i64>)> = LIMIT_PRESETS
         .iter()
         .map(|(n, _)| ((*n).to_owned(), None))
         .collect();
     names.extend(
-        app.store
+        ctx.store
             .presets()?
             .into_iter()
             .map(|(n, slot)| (n, Some(slot))),
@@ -137,16 +103,8 @@ fn preset_names(app: &App) -> CgiResult<Vec<(String, Option<i64>)>> {
     Ok(names)
 }
 
-fn target_of(app: &App, name: &str) -> CgiResult<Option<Target>> {
-    if let Some((_, direction)) = LIMIT_PRESETS.iter().find(|(n, _)| *n == name) {
-        return Ok(Some(Target::Limit(*direction)));
-    }
-    Ok(app
-        .store
-        .presets()?
-        .into_iter()
-        .find(|(n, _)| n == name)
-        .map(|(_, slot)| Target::Preset(slot as u8)))
+fn target_of(ctx: &Context, name: &str) -> CgiResult<Option<Target>> {
+    Ok(ptz::target_named(name, &ctx.store.presets()?))
 }
 
 fn name_param<'a>(req: &'a Request, key: &str) -> CgiResult<&'a str> {
@@ -163,9 +121,9 @@ fn name_param<'a>(req: &'a Request, key: &str) -> CgiResult<&'a str> {
 }
 
 /// Preset names.
-fn get_ptz_preset_point_list(req: &Request) -> CgiResult<Reply> {
+pub(crate) fn get_ptz_preset_point_list(req: &Request) -> CgiResult<Reply> {
     motor(req)?;
-    let names = preset_names(req.app)?;
+    let names = preset_names(req.ctx)?;
     let mut fields = Fields::new().with("cnt", names.len());
     for i in 0..MAX_PRESETS {
         fields.push(
@@ -177,10 +135,10 @@ fn get_ptz_preset_point_list(req: &Request) -> CgiResult<Reply> {
 }
 
 /// Store the current position as a named preset.
-fn ptz_add_preset_point(req: &Request) -> CgiResult<Reply> {
+pub(crate) fn ptz_add_preset_point(req: &Request) -> CgiResult<Reply> {
     let ptz = motor(req)?;
     let name = name_param(req, "name")?;
-    let names = preset_names(req.app)?;
+    let names = preset_names(req.ctx)?;
     if names.iter().any(|(n, _)| n == name) {
         return Err(CgiError::Exec("preset name exists".into()));
     }
@@ -191,20 +149,20 @@ fn ptz_add_preset_point(req: &Request) -> CgiResult<Reply> {
         .find(|s| !names.iter().any(|(_, used)| *used == Some(*s)))
         .ok_or_else(|| CgiError::Exec("no free controller preset".into()))?;
     ptz.command(PtzCommand::SetPreset(slot as u8))?;
-    if !req.app.store.insert_preset(name, slot)? {
+    if !req.ctx.store.insert_preset(name, slot)? {
         return Err(CgiError::Exec("preset exists".into()));
     }
     Ok(Reply::ok())
 }
 
 /// Forget a user preset (the four limit presets stay).
-fn ptz_delete_preset_point(req: &Request) -> CgiResult<Reply> {
+pub(crate) fn ptz_delete_preset_point(req: &Request) -> CgiResult<Reply> {
     let ptz = motor(req)?;
     let name = name_param(req, "name")?;
-    match target_of(req.app, name)? {
+    match target_of(req.ctx, name)? {
         Some(Target::Preset(slot)) => {
             ptz.command(PtzCommand::ClearPreset(slot))?;
-            req.app.store.delete_preset(name)?;
+            req.ctx.store.delete_preset(name)?;
             Ok(Reply::ok())
         }
         Some(_) => Err(CgiError::Exec("default presets cannot be deleted".into())),
@@ -213,10 +171,10 @@ fn ptz_delete_preset_point(req: &Request) -> CgiResult<Reply> {
 }
 
 /// Move to a preset.
-fn ptz_goto_preset_point(req: &Request) -> CgiResult<Reply> {
+pub(crate) fn ptz_goto_preset_point(req: &Request) -> CgiResult<Reply> {
     let ptz = motor(req)?;
     let name = name_param(req, "name")?;
-    match target_of(req.app, name)? {
+    match target_of(req.ctx, name)? {
         Some(Target::Preset(slot)) => ptz.command(PtzCommand::CallPreset(slot))?,
         Some(target) => ptz.start_job(
             format!("goto {name}"),
@@ -232,8 +190,8 @@ fn ptz_goto_preset_point(req: &Request) -> CgiResult<Reply> {
 }
 
 /// All cruise maps: the defaults (with any stored linger times) and the user's.
-fn cruise_maps(app: &App) -> CgiResult<Vec<CruiseRow>> {
-    let stored = app.store.cruise_maps()?;
+fn cruise_maps(ctx: &Context) -> CgiResult<Vec<CruiseRow>> {
+    let stored = ctx.store.cruise_maps()?;
     let mut maps: Vec<CruiseRow> = DEFAULT_CRUISES
         .iter()
         .map(|(name, points)| {
@@ -258,19 +216,19 @@ fn is_default_map(name: &str) -> bool {
 }
 
 /// Finds a map, accepting "Horizontal" for the guide's "Horizental".
-fn find_map(app: &App, name: &str) -> CgiResult<Option<CruiseRow>> {
+fn find_map(ctx: &Context, name: &str) -> CgiResult<Option<CruiseRow>> {
     let name = if name == "Horizontal" {
         "Horizental"
     } else {
         name
     };
-    Ok(cruise_maps(app)?.into_iter().find(|m| m.name == name))
+    Ok(cruise_maps(ctx)?.into_iter().find(|m| m.name == name))
 }
 
 /// Cruise map names.
-fn ptz_get_cruise_map_list(req: &Request) -> CgiResult<Reply> {
+pub(crate) fn ptz_get_cruise_map_list(req: &Request) -> CgiResult<Reply> {
     motor(req)?;
-    let maps = cruise_maps(req.app)?;
+    let maps = cruise_maps(req.ctx)?;
     let mut fields = Fields::new().with("cnt", maps.len());
     for i in 0..MAX_CRUISE_MAPS {
         fields.push(
@@ -282,10 +240,10 @@ fn ptz_get_cruise_map_list(req: &Request) -> CgiResult<Reply> {
 }
 
 /// The points of a cruise map; `getResult` -1 when there is no such map.
-fn ptz_get_cruise_map_info(req: &Request) -> CgiResult<Reply> {
+pub(crate) fn ptz_get_cruise_map_info(req: &Request) -> CgiResult<Reply> {
     motor(req)?;
     let name = name_param(req, "name")?;
-    let Some(map) = find_map(req.app, name)? else {
+    let Some(map) = find_map(req.ctx, name)? else {
         return Ok(Reply::Xml(Fields::new().with("getResult", -1)));
     };
     let mut fields = Fields::new().with("getResult", 0);
@@ -299,13 +257,13 @@ fn ptz_get_cruise_map_info(req: &Request) -> CgiResult<Reply> {
 }
 
 /// Create or replace a user cruise map.
-fn ptz_set_cruise_map(req: &Request) -> CgiResult<Reply> {
+pub(crate) fn ptz_set_cruise_map(req: &Request) -> CgiResult<Reply> {
     motor(req)?;
     let name = name_param(req, "name")?;
     if is_default_map(name) || name == "Horizontal" {
         return Err(CgiError::Exec("default maps cannot be changed".into()));
     }
-    let presets = preset_names(req.app)?;
+    let presets = preset_names(req.ctx)?;
     let mut points = Vec::new();
     for i in 0..MAX_CRUISE_POINTS {
         let key = format!("point{i}");
@@ -322,14 +280,14 @@ fn ptz_set_cruise_map(req: &Request) -> CgiResult<Reply> {
             "a cruise map needs at least one point".into(),
         ));
     }
-    let maps = cruise_maps(req.app)?;
+    let maps = cruise_maps(req.ctx)?;
     let existing = maps.iter().find(|m| m.name == name);
     if existing.is_none() && maps.len() >= MAX_CRUISE_MAPS {
         return Err(CgiError::Exec("cruise map limit reached".into()));
     }
     let mut lingers = existing.map(|m| m.lingers.clone()).unwrap_or_default();
     lingers.resize(points.len(), DEFAULT_LINGER_SECS);
-    req.app.store.put_cruise_map(&CruiseRow {
+    req.ctx.store.put_cruise_map(&CruiseRow {
         name: name.into(),
         points,
         lingers,
@@ -338,13 +296,13 @@ fn ptz_set_cruise_map(req: &Request) -> CgiResult<Reply> {
 }
 
 /// Delete a user cruise map.
-fn ptz_del_cruise_map(req: &Request) -> CgiResult<Reply> {
+pub(crate) fn ptz_del_cruise_map(req: &Request) -> CgiResult<Reply> {
     motor(req)?;
     let name = name_param(req, "name")?;
     if is_default_map(name) || name == "Horizontal" {
         return Err(CgiError::Exec("default maps cannot be deleted".into()));
     }
-    if req.app.store.delete_cruise_map(name)? {
+    if req.ctx.store.delete_cruise_map(name)? {
         Ok(Reply::ok())
     } else {
         Err(CgiError::Exec("no such cruise map".into()))
@@ -352,10 +310,10 @@ fn ptz_del_cruise_map(req: &Request) -> CgiResult<Reply> {
 }
 
 /// The steps and limit of a cruise over `map`, from the cruise settings.
-pub fn cruise_plan(app: &App, map: &CruiseRow) -> CgiResult<(Vec<Step>, CruiseLimit)> {
+pub fn cruise_plan(ctx: &Context, map: &CruiseRow) -> CgiResult<(Vec<Step>, CruiseLimit)> {
     let mut steps = Vec::new();
     for (i, point) in map.points.iter().enumerate() {
-        let Some(target) = target_of(app, point)? else {
+        let Some(target) = target_of(ctx, point)? else {
             tracing::warn!(map = %map.name, %point, "cruise point has no preset; skipped");
             continue;
         };
@@ -370,14 +328,14 @@ pub fn cruise_plan(app: &App, map: &CruiseRow) -> CgiResult<(Vec<Step>, CruiseLi
             linger: Duration::from_secs(linger),
         });
     }
-    let limit = if setting_int(app, "cruise_mode", "mode")? == 1 {
-        CruiseLimit::Loops(setting_int(app, "cruise_loop", "count")?.max(1) as u32)
+    let limit = if setting_int(ctx, "cruise_mode", "mode")? == 1 {
+        CruiseLimit::Loops(setting_int(ctx, "cruise_loop", "count")?.max(1) as u32)
     } else {
-        let customed = setting_int(app, "cruise_time_customed", "customed")? == 1;
+        let customed = setting_int(ctx, "cruise_time_customed", "customed")? == 1;
         let secs = if customed {
-            setting_int(app, "cruise_time_customed", "time")?
+            setting_int(ctx, "cruise_time_customed", "time")?
         } else {
-            setting_int(app, "cruise_time", "time")?
+            setting_int(ctx, "cruise_time", "time")?
         };
         CruiseLimit::Time(Duration::from_secs(secs.max(1) as u64))
     };
@@ -385,12 +343,12 @@ pub fn cruise_plan(app: &App, map: &CruiseRow) -> CgiResult<(Vec<Step>, CruiseLi
 }
 
 /// Start cruising along a map.
-fn ptz_start_cruise(req: &Request) -> CgiResult<Reply> {
+pub(crate) fn ptz_start_cruise(req: &Request) -> CgiResult<Reply> {
     let ptz = motor(req)?;
     let name = name_param(req, "mapName")?;
     let map =
-        find_map(req.app, name)?.ok_or_else(|| CgiError::Exec("no such cruise map".into()))?;
-    let (steps, limit) = cruise_plan(req.app, &map)?;
+        find_map(req.ctx, name)?.ok_or_else(|| CgiError::Exec("no such cruise map".into()))?;
+    let (steps, limit) = cruise_plan(req.ctx, &map)?;
     if steps.is_empty() {
         return Err(CgiError::Exec("cruise map has no reachable point".into()));
     }
@@ -399,24 +357,24 @@ fn ptz_start_cruise(req: &Request) -> CgiResult<Reply> {
 }
 
 /// Stop the running cruise.
-fn ptz_stop_cruise(req: &Request) -> CgiResult<Reply> {
+pub(crate) fn ptz_stop_cruise(req: &Request) -> CgiResult<Reply> {
     motor(req)?.command(PtzCommand::Stop)?;
     Ok(Reply::ok())
 }
 
 /// Linger time at each point of a map.
-fn set_cruise_pre_point_linger_time(req: &Request) -> CgiResult<Reply> {
+pub(crate) fn set_cruise_pre_point_linger_time(req: &Request) -> CgiResult<Reply> {
     motor(req)?;
     let name = name_param(req, "name")?;
     let mut map =
-        find_map(req.app, name)?.ok_or_else(|| CgiError::Exec("no such cruise map".into()))?;
+        find_map(req.ctx, name)?.ok_or_else(|| CgiError::Exec("no such cruise map".into()))?;
     let mut changed = false;
     for i in 0..map.points.len() {
         let key = format!("time{i}");
         let Some(raw) = req.query.get(&key) else {
             continue;
         };
-        let secs = super::super::parse_int(&key, raw, None)?;
+        let secs = super::super::command::parse_int(&key, raw, None)?;
         if !(0..=MAX_LINGER_SECS).contains(&secs) {
             return Err(CgiError::field(&key, "out of range"));
         }
@@ -426,16 +384,16 @@ fn set_cruise_pre_point_linger_time(req: &Request) -> CgiResult<Reply> {
     if !changed {
         return Err(CgiError::Format("no linger time given".into()));
     }
-    req.app.store.put_cruise_map(&map)?;
+    req.ctx.store.put_cruise_map(&map)?;
     Ok(Reply::ok())
 }
 
 /// Linger times of a map.
-fn get_cruise_pre_point_linger_time(req: &Request) -> CgiResult<Reply> {
+pub(crate) fn get_cruise_pre_point_linger_time(req: &Request) -> CgiResult<Reply> {
     motor(req)?;
     let name = name_param(req, "name")?;
     let map =
-        find_map(req.app, name)?.ok_or_else(|| CgiError::Exec("no such cruise map".into()))?;
+        find_map(req.ctx, name)?.ok_or_else(|| CgiError::Exec("no such cruise map".into()))?;
     let mut fields = Fields::new();
     for i in 0..MAX_CRUISE_POINTS {
         fields.push(
@@ -448,75 +406,42 @@ fn get_cruise_pre_point_linger_time(req: &Request) -> CgiResult<Reply> {
 
 fn zoom(req: &Request, command: fn(u8) -> PtzCommand) -> CgiResult<Reply> {
     let ptz = motor(req)?;
-    if !req.app.hal.board.capabilities.zoom {
+    if !req.ctx.hal.board.capabilities.zoom {
         tracing::info!(cmd = req.spec.name, "this board has no zoom lens");
         return Err(CgiError::Exec("no zoom lens".into()));
     }
-    let speed = setting_int(req.app, "zoom_speed", "speed")? as u8;
+    let speed = setting_int(req.ctx, "zoom_speed", "speed")? as u8;
     ptz.command(command(speed))?;
     Ok(Reply::ok())
 }
 
 /// Start zooming in.
-fn zoom_in(req: &Request) -> CgiResult<Reply> {
+pub(crate) fn zoom_in(req: &Request) -> CgiResult<Reply> {
     zoom(req, |speed| PtzCommand::ZoomIn { speed })
 }
 /// Start zooming out.
-fn zoom_out(req: &Request) -> CgiResult<Reply> {
+pub(crate) fn zoom_out(req: &Request) -> CgiResult<Reply> {
     zoom(req, |speed| PtzCommand::ZoomOut { speed })
 }
 /// Stop zooming.
-fn zoom_stop(req: &Request) -> CgiResult<Reply> {
+pub(crate) fn zoom_stop(req: &Request) -> CgiResult<Reply> {
     zoom(req, |_| PtzCommand::ZoomStop)
 }
 
 /// The preset self-test mode 2 goes to.
-fn set_ptz_pre_point_for_self_test(req: &Request) -> CgiResult<Reply> {
+pub(crate) fn set_ptz_pre_point_for_self_test(req: &Request) -> CgiResult<Reply> {
     motor(req)?;
     let name = name_param(req, "name")?;
-    if target_of(req.app, name)?.is_none() {
+    if target_of(req.ctx, name)?.is_none() {
         return Err(CgiError::Exec("no such preset".into()));
     }
-    req.app
-        .store
-        .set_section("ptz_selftest", &[("name", name)])?;
+    req.ctx.settings.write("ptz_selftest", &[("name", name)])?;
     Ok(Reply::ok())
 }
 
 /// The self-test preset.
-fn get_ptz_pre_point_for_self_test(req: &Request) -> CgiResult<Reply> {
+pub(crate) fn get_ptz_pre_point_for_self_test(req: &Request) -> CgiResult<Reply> {
     motor(req)?;
-    let name = req
-        .app
-        .store
-        .setting("ptz_selftest", "name")?
-        .unwrap_or_default();
+    let name = req.ctx.settings.snapshot().ptz_selftest.name.clone();
     Ok(Reply::Xml(Fields::new().with("name", name)))
-}
-
-/// Runs the start-up self-test the settings ask for (setPTZSelfTestMode).
-pub fn start_up_self_test(app: &App) {
-    let Some(ptz) = &app.ptz else { return };
-    let mode = setting_int(app, "ptz_selftest", "mode").unwrap_or(0);
-    if mode == 0 {
-        return;
-    }
-    let mut steps = ptz::self_test_steps();
-    if mode == 2 {
-        let preset = app
-            .store
-            .setting("ptz_selftest", "name")
-            .ok()
-            .flatten()
-            .unwrap_or_default();
-        match target_of(app, &preset) {
-            Ok(Some(target)) => steps.push(Step {
-                target,
-                linger: Duration::ZERO,
-            }),
-            _ => tracing::warn!(%preset, "self-test preset not found; staying home"),
-        }
-    }
-    tracing::info!(mode, "PTZ self-test");
-    ptz.start_job("self-test".into(), steps, CruiseLimit::Loops(1));
 }

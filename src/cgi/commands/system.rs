@@ -6,21 +6,14 @@
 //! `/configs/export/configs.bin`; importConfig validates every line of such a file against the
 //! same rules as the setters and applies all of it in one transaction, or nothing.
 
-use super::super::catalogue;
-use super::super::registry::Handler;
+use super::super::catalogue::FieldSpec;
+use super::super::command::Request;
+use super::super::context::Restart;
+use super::super::error::{CgiError, CgiResult};
 use super::super::reply::{Fields, Reply};
-use super::super::{CgiError, CgiResult, Request};
-use super::config::{SECTIONS, validate_field};
-use crate::app::{App, FIRMWARE_DIR, Restart};
+use super::config::validate_field;
+use crate::firmware::FIRMWARE_DIR;
 use crate::firmware::keys::UpgradeTrust;
-
-/// Handlers of this file.
-pub const HANDLERS: &[(&str, Handler)] = &[
-    ("rebootSystem", reboot_system),
-    ("fwUpgrade", fw_upgrade),
-    ("exportConfig", export_config),
-    ("importConfig", import_config),
-];
 
 /// First line of an exported configuration file.
 const CONFIG_MAGIC: &str = "ipcamd-config 1";
@@ -28,23 +21,23 @@ const CONFIG_MAGIC: &str = "ipcamd-config 1";
 pub const EXPORT_FILE: &str = "export/configs.bin";
 
 /// Reboot the camera (on the simulated board: restart the daemon).
-fn reboot_system(req: &Request) -> CgiResult<Reply> {
-    let kind = if req.app.hal.board.board.backend == ipcamd_hal::board::Backend::Sim {
+pub(crate) fn reboot_system(req: &Request) -> CgiResult<Reply> {
+    let kind = if req.ctx.hal.board.board.backend == ipcamd_hal::board::Backend::Sim {
         Restart::Daemon
     } else {
         Restart::System
     };
     tracing::warn!(user = %req.user()?.name, ?kind, "reboot requested");
-    req.app.request_restart(kind);
+    req.ctx.request_restart(kind);
     Ok(Reply::ok())
 }
 
 /// Verify, install and restart into an uploaded firmware image.
-fn fw_upgrade(req: &Request) -> CgiResult<Reply> {
+pub(crate) fn fw_upgrade(req: &Request) -> CgiResult<Reply> {
     let upload = req
         .upload
         .ok_or_else(|| CgiError::Format("fwUpgrade needs the fw_file upload".into()))?;
-    let trust = UpgradeTrust::for_board(&req.app.hal.board).map_err(|err| {
+    let trust = UpgradeTrust::for_board(&req.ctx.hal.board).map_err(|err| {
         tracing::warn!(%err, "fwUpgrade: this board cannot be upgraded");
         CgiError::Exec(err.to_string())
     })?;
@@ -57,32 +50,29 @@ fn fw_upgrade(req: &Request) -> CgiResult<Reply> {
         Err(err) => return failed(err),
     };
     let version = verified.info.version().to_owned();
-    let root = req.app.data_dir.join(FIRMWARE_DIR);
+    let root = req.ctx.data_dir.join(FIRMWARE_DIR);
     match crate::firmware::install(verified, &root) {
         Ok(release) => {
             tracing::warn!(%version, release = %release.display(), "firmware installed; restarting into it");
-            req.app.request_restart(Restart::Daemon);
+            req.ctx.request_restart(Restart::Daemon);
             Ok(Reply::Xml(Fields::new().with("upgradeResult", 0)))
         }
         Err(err) => failed(err),
     }
 }
 
-/// Every stored setting, one `section<TAB>key<TAB>value` line each.
-fn export_config(req: &Request) -> CgiResult<Reply> {
+/// Every stored setting, one `section<TAB>key<TAB>value` line each, for every section of the
+/// settings list.
+pub(crate) fn export_config(req: &Request) -> CgiResult<Reply> {
     let mut text = String::from(CONFIG_MAGIC);
     text.push('\n');
-    let mut sections: Vec<&str> = SECTIONS.iter().map(|s| s.name).collect();
-    sections.extend(["main_stream", "sub_stream", "time", "ptz_selftest"]);
-    for section in sections {
-        for (key, value) in req.app.store.section(section)? {
-            if value.contains(['\t', '\n']) {
-                continue;
-            }
-            text.push_str(&format!("{section}\t{key}\t{value}\n"));
+    for (section, key, value) in req.ctx.settings.stored_rows()? {
+        if value.contains(['\t', '\n']) {
+            continue;
         }
+        text.push_str(&format!("{section}\t{key}\t{value}\n"));
     }
-    let path = req.app.data_dir.join(EXPORT_FILE);
+    let path = req.ctx.data_dir.join(EXPORT_FILE);
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|e| CgiError::Exec(format!("export folder: {e}")))?;
     }
@@ -93,18 +83,17 @@ fn export_config(req: &Request) -> CgiResult<Reply> {
     Ok(Reply::Xml(Fields::new().with("fileName", "configs.bin")))
 }
 
-/// The catalogue field a `section`/`key` pair of an export stands for, if any.
-fn field_for(section: &str, key: &str) -> Option<&'static catalogue::FieldSpec> {
-    let sec = SECTIONS.iter().find(|s| s.name == section)?;
-    sec.setters
+/// The parameter of a setter of `section` that `key` stands for, if any (its rules apply).
+fn field_for(req: &Request, section: &str, key: &str) -> Option<&'static FieldSpec> {
+    req.table
         .iter()
-        .filter_map(|c| catalogue::find(c))
-        .flat_map(|c| c.params.iter())
+        .filter(|decl| decl.settings == Some(section) && !decl.name.starts_with("get"))
+        .flat_map(|decl| decl.spec().params.iter())
         .find(|f| f.name == key)
 }
 
 /// Apply an exported configuration: all lines valid, or nothing changes.
-fn import_config(req: &Request) -> CgiResult<Reply> {
+pub(crate) fn import_config(req: &Request) -> CgiResult<Reply> {
     let upload = req
         .upload
         .ok_or_else(|| CgiError::Format("importConfig needs the setting_file upload".into()))?;
@@ -121,30 +110,29 @@ fn import_config(req: &Request) -> CgiResult<Reply> {
         else {
             return Err(CgiError::Format("malformed line".into()));
         };
-        let value = match field_for(section, key) {
+        let value = match field_for(req, section, key) {
             Some(field) => validate_field(section, field, value)?,
-            None if ["main_stream", "sub_stream", "time", "ptz_selftest"].contains(&section) => {
-                super::super::check_text(key, value, 63)?;
+            None => {
+                super::super::command::check_text(key, value, 63)?;
                 value.to_owned()
             }
-            None => return Err(CgiError::Format(format!("unknown setting {section}.{key}"))),
         };
         values.push((section.to_owned(), key.to_owned(), value));
     }
-    apply_import(req.app, &values)?;
-    tracing::warn!(
-        settings = values.len(),
-        "configuration imported; restarting"
-    );
-    req.app.request_restart(Restart::Daemon);
-    Ok(Reply::ok())
-}
-
-fn apply_import(app: &App, values: &[(String, String, String)]) -> CgiResult<()> {
     let rows: Vec<(&str, &str, &str)> = values
         .iter()
         .map(|(s, k, v)| (s.as_str(), k.as_str(), v.as_str()))
         .collect();
-    app.store.import_settings(&rows)?;
-    Ok(())
+    req.ctx.settings.import(&rows).map_err(|err| match err {
+        crate::settings::ImportError::Unknown(what) => {
+            CgiError::Format(format!("unknown setting {what}"))
+        }
+        crate::settings::ImportError::Store(err) => err.into(),
+    })?;
+    tracing::warn!(
+        settings = values.len(),
+        "configuration imported; restarting"
+    );
+    req.ctx.request_restart(Restart::Daemon);
+    Ok(Reply::ok())
 }

@@ -3,29 +3,13 @@
 //! everyone else only their own.
 
 use super::super::catalogue::Privilege;
-use super::super::registry::Handler;
+use super::super::command::{Request, is_admin};
+use super::super::error::{CgiError, CgiResult};
 use super::super::reply::{Fields, Reply};
-use super::super::{CgiError, CgiResult, Request, is_admin};
 use crate::accounts::{AccountError, MAX_CREDENTIAL_LEN};
-use crate::app::LogKind;
+use crate::store::event_log::LogKind;
 
 /// Handlers of this chapter.
-pub const HANDLERS: &[(&str, Handler)] = &[
-    ("addAccount", add_account),
-    ("delAccount", del_account),
-    ("changePassword", change_password),
-    ("changeUserName", change_user_name),
-    (
-        "changeUserNameAndPwdTogether",
-        change_user_name_and_pwd_together,
-    ),
-    ("logIn", log_in),
-    ("logOut", log_out),
-    ("getSessionList", get_session_list),
-    ("getUserList", get_user_list),
-    ("usrBeatHeart", usr_beat_heart),
-];
-
 fn account_error(err: AccountError) -> CgiError {
     match err {
         AccountError::Invalid(why) => CgiError::Format(why.into()),
@@ -47,68 +31,68 @@ fn check_self_or_admin(req: &Request, target: &str) -> CgiResult<()> {
 }
 
 /// Add a user account.
-fn add_account(req: &Request) -> CgiResult<Reply> {
+pub(crate) fn add_account(req: &Request) -> CgiResult<Reply> {
     let name = req.text("usrName", MAX_CREDENTIAL_LEN)?;
     let password = req.text("usrPwd", MAX_CREDENTIAL_LEN)?;
     let level = req.int("privilege")?;
     let privilege = Privilege::from_level(level)
         .ok_or_else(|| CgiError::field("privilege", "must be 0, 1 or 2"))?;
-    req.app
+    req.ctx
         .accounts
-        .add(&req.app.store, name, password, privilege)
+        .add(&req.ctx.store, name, password, privilege)
         .map_err(account_error)?;
     tracing::info!(user = %name, level, "account added");
     Ok(Reply::ok())
 }
 
 /// Delete a user account.
-fn del_account(req: &Request) -> CgiResult<Reply> {
+pub(crate) fn del_account(req: &Request) -> CgiResult<Reply> {
     let name = req.text("usrName", MAX_CREDENTIAL_LEN)?;
-    req.app
+    req.ctx
         .accounts
-        .delete(&req.app.store, name)
+        .delete(&req.ctx.store, name)
         .map_err(account_error)?;
     tracing::info!(user = %name, "account deleted");
     Ok(Reply::ok())
 }
 
 /// Change a user's password (old password required unless an admin changes another user).
-fn change_password(req: &Request) -> CgiResult<Reply> {
+pub(crate) fn change_password(req: &Request) -> CgiResult<Reply> {
     let name = req.text("usrName", MAX_CREDENTIAL_LEN)?;
     check_self_or_admin(req, name)?;
     let old = req.text("oldPwd", MAX_CREDENTIAL_LEN)?;
     let new = req.text("newPwd", MAX_CREDENTIAL_LEN)?;
-    req.app
+    req.ctx
         .accounts
-        .change(&req.app.store, name, None, Some(old), Some(new))
+        .change(&req.ctx.store, name, None, Some(old), Some(new))
         .map_err(account_error)?;
     tracing::info!(user = %name, "password changed");
     Ok(Reply::ok())
 }
 
 /// Rename a user.
-fn change_user_name(req: &Request) -> CgiResult<Reply> {
+pub(crate) fn change_user_name(req: &Request) -> CgiResult<Reply> {
     let name = req.text("usrName", MAX_CREDENTIAL_LEN)?;
     check_self_or_admin(req, name)?;
     let new_name = req.text("newUsrName", MAX_CREDENTIAL_LEN)?;
-    req.app
+    req.ctx
         .accounts
-        .change(&req.app.store, name, Some(new_name), None, None)
+        .change(&req.ctx.store, name, Some(new_name), None, None)
         .map_err(account_error)?;
     tracing::info!(user = %name, new_name = %new_name, "account renamed");
     Ok(Reply::ok())
 }
 
 /// Rename a user and change the password in one step.
-fn change_user_name_and_pwd_together(req: &Request) -> CgiResult<Reply> {
+pub(crate) fn change_user_name_and_pwd_together(req: &Request) -> CgiResult<Reply> {
     let name = req.text("usrName", MAX_CREDENTIAL_LEN)?;
     check_self_or_admin(req, name)?;
     let new_name = req.text("newUsrName", MAX_CREDENTIAL_LEN)?;
     let old = req.text("oldPwd", MAX_CREDENTIAL_LEN)?;
     let new = req.text("newPwd", MAX_CREDENTIAL_LEN)?;
-    req.app
+    req.ctx
         .accounts
-        .change(&req.app.store, name, Some(new_name), Some(old), Some(new))
+        .change(&req.ctx.store, name, Some(new_name), Some(old), Some(new))
         .map_err(account_error)?;
     tracing::info!(user = %name, new_name = %new_name, "account renamed and password changed");
     Ok(Reply::ok())
@@ -131,7 +115,7 @@ fn group_id(req: &Request) -> CgiResult<String> {
 }
 
 /// Log in: opens a session. Its own outcome is in `logInResult`.
-fn log_in(req: &Request) -> CgiResult<Reply> {
+pub(crate) fn log_in(req: &Request) -> CgiResult<Reply> {
     let caller = req.user()?;
     let result_of = |code: i64, privilege: Option<Privilege>| {
         let mut fields = Fields::new().with("logInResult", code);
@@ -154,27 +138,27 @@ fn log_in(req: &Request) -> CgiResult<Reply> {
     // the dispatcher. Logging in as someone else needs that user's password: the only pwd
     // on the wire is the caller's, so it must be the same user.
     if name != caller.name {
-        let exists = req.app.store.accounts()?.iter().any(|a| a.name == name);
+        let exists = req.ctx.store.accounts()?.iter().any(|a| a.name == name);
         return result_of(if exists { -6 } else { -4 }, None);
     }
     let ip = client_ip(req, "remoteIp");
-    if req.app.accounts.log_in(name, &ip, &group).is_err() {
+    if req.ctx.accounts.log_in(name, &ip, &group).is_err() {
         return result_of(-2, None);
     }
-    req.app.log_event(LogKind::Login, name, &ip);
+    req.ctx.log.record(LogKind::Login, name, &ip);
     result_of(0, Some(caller.privilege))
 }
 
 /// Log out: closes the session.
-fn log_out(req: &Request) -> CgiResult<Reply> {
+pub(crate) fn log_out(req: &Request) -> CgiResult<Reply> {
     let caller = req.user()?;
     let name = req.query.get("usrName").unwrap_or(&caller.name).to_owned();
     check_self_or_admin(req, &name)?;
     let group = group_id(req)?;
     let ip = client_ip(req, "ip");
-    let closed = req.app.accounts.log_out(&name, &ip, &group);
+    let closed = req.ctx.accounts.log_out(&name, &ip, &group);
     if closed {
-        req.app.log_event(LogKind::Logout, &name, &ip);
+        req.ctx.log.record(LogKind::Logout, &name, &ip);
     }
     Ok(Reply::Xml(
         Fields::new().with("logOutResult", if closed { 0 } else { -1 }),
@@ -182,8 +166,8 @@ fn log_out(req: &Request) -> CgiResult<Reply> {
 }
 
 /// List active sessions.
-fn get_session_list(req: &Request) -> CgiResult<Reply> {
-    let sessions = req.app.accounts.sessions();
+pub(crate) fn get_session_list(req: &Request) -> CgiResult<Reply> {
+    let sessions = req.ctx.accounts.sessions();
     let mut fields = Fields::new().with("usrCnt", sessions.len());
     for (i, s) in sessions.iter().enumerate() {
         fields.push(format!("usr{i}"), &s.user);
@@ -192,8 +176,8 @@ fn get_session_list(req: &Request) -> CgiResult<Reply> {
 }
 
 /// List accounts with their privileges.
-fn get_user_list(req: &Request) -> CgiResult<Reply> {
-    let accounts = req.app.store.accounts()?;
+pub(crate) fn get_user_list(req: &Request) -> CgiResult<Reply> {
+    let accounts = req.ctx.store.accounts()?;
     let mut fields = Fields::new().with("usrCnt", accounts.len());
     for (i, a) in accounts.iter().enumerate() {
         fields.push(format!("usr{i}"), &a.name);
@@ -202,7 +186,7 @@ fn get_user_list(req: &Request) -> CgiResult<Reply> {
 }
 
 /// Keep a session alive. 0 when the session exists, -1 otherwise.
-fn usr_beat_heart(req: &Request) -> CgiResult<Reply> {
+pub(crate) fn usr_beat_heart(req: &Request) -> CgiResult<Reply> {
     let caller = req.user()?;
     let name = req.query.get("usrName").unwrap_or(&caller.name).to_owned();
     let group = group_id(req)?;
@@ -212,7 +196,7 @@ fn usr_beat_heart(req: &Request) -> CgiResult<Reply> {
         .filter(|ip| !ip.is_empty())
         .map(str::to_owned)
         .unwrap_or_else(|| req.peer.to_string());
-    let alive = name == caller.name && req.app.accounts.heartbeat(&name, &ip, &group);
+    let alive = name == caller.name && req.ctx.accounts.heartbeat(&name, &ip, &group);
     Ok(Reply::Xml(
         Fields::new().with("checkResult", if alive { 0 } else { -1 }),
     ))

@@ -1,47 +1,39 @@
 //! Pictures: snapPicture2 (JPEG bytes), snapPicture (saved JPEG plus the guide's HTML page),
 //! and GetMJStream (the MJPEG stream, served by the HTTP layer once this grants it).
 
-use super::super::registry::Handler;
+use super::super::command::Request;
+use super::super::error::{CgiError, CgiResult};
 use super::super::reply::Reply;
-use super::super::{CgiError, CgiResult, Request};
-use super::config::read_value;
-use crate::media::{self, Media};
-
-/// Handlers of this file.
-pub const HANDLERS: &[(&str, Handler)] = &[
-    ("snapPicture2", snap_picture2),
-    ("snapPicture", snap_picture),
-    ("GetMJStream", get_mj_stream),
-];
+use crate::media::Media;
 
 fn pipeline<'a>(req: &'a Request) -> CgiResult<&'a Media> {
-    req.app.media.get().map(|m| &**m).ok_or_else(|| {
+    req.ctx.media.as_deref().ok_or_else(|| {
         tracing::info!(cmd = req.spec.name, "this board has no video source");
         CgiError::Exec("no video source".into())
     })
 }
 
 /// A JPEG of the main stream at the snap quality.
-fn snap_picture2(req: &Request) -> CgiResult<Reply> {
+pub(crate) fn snap_picture2(req: &Request) -> CgiResult<Reply> {
     let media = pipeline(req)?;
-    Ok(Reply::Jpeg(media::snapshot_jpeg(req.app, media)?))
+    Ok(Reply::Jpeg(media.snapshot_jpeg()?))
 }
 
 /// Where snapPicture saves its pictures (served at `/snapPic/NAME.jpg`).
-pub fn snapshot_dir(app: &crate::app::App) -> std::path::PathBuf {
-    app.data_dir.join("snapPic")
+pub fn snapshot_dir(ctx: &crate::cgi::Context) -> std::path::PathBuf {
+    ctx.data_dir.join("snapPic")
 }
 
 /// Saves a snapshot and answers the guide's HTML page pointing at it.
-fn snap_picture(req: &Request) -> CgiResult<Reply> {
+pub(crate) fn snap_picture(req: &Request) -> CgiResult<Reply> {
     let media = pipeline(req)?;
-    let jpeg = media::snapshot_jpeg(req.app, media)?;
-    let now = super::device::local_now(req.app)?;
+    let jpeg = media.snapshot_jpeg()?;
+    let now = req.ctx.clock.now();
     let name = format!(
         "Snap_{:04}{:02}{:02}-{:02}{:02}{:02}",
         now.year, now.month, now.day, now.hour, now.minute, now.second
     );
-    let dir = snapshot_dir(req.app);
+    let dir = snapshot_dir(req.ctx);
     std::fs::create_dir_all(&dir).map_err(|e| CgiError::Exec(format!("snapshot folder: {e}")))?;
     let path = dir.join(format!("{name}.jpg"));
     let temp = dir.join(format!(".{name}.jpg.tmp"));
@@ -76,9 +68,9 @@ fn prune_snapshots(dir: &std::path::Path) {
 }
 
 /// Grants the MJPEG stream; the HTTP layer then serves it.
-fn get_mj_stream(req: &Request) -> CgiResult<Reply> {
+pub(crate) fn get_mj_stream(req: &Request) -> CgiResult<Reply> {
     pipeline(req)?;
-    if read_value(req.app, "sub_stream_format", "format")? != "1" {
+    if req.ctx.settings.snapshot().sub_stream_format.format != 1 {
         tracing::info!(
             "GetMJStream: the sub stream is H.264; setSubStreamFormat format=1 selects MJPEG"
         );

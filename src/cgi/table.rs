@@ -1,0 +1,397 @@
+//! The command table: one declaration per guide command, in the guide's order. A declaration
+//! holds what the daemon decides about the command (its handler, or why it is not available;
+//! who may run it; whether it runs in setup mode; its upload field; the settings section it
+//! reads or writes); the guide's facts (privilege, typed parameters and return fields) are the
+//! catalogue entry at the same position, generated from `spec/cgi-commands.toml`. Tests below
+//! hold the two together and check the table's rules.
+//!
+//! # Adding a command's handler
+//! Write `fn my_command(req: &Request) -> CgiResult<Reply>` in the `commands/` file of its
+//! guide chapter, then replace its `pending(..)` line here with `c("myCommand", file::my_command)`
+//! plus the policies it needs. Parameters are read through [`Request`]'s typed readers, which
+//! validate them against the catalogue.
+
+use super::catalogue::{COMMANDS, CommandSpec};
+use super::command::{Command, c, not_available};
+use super::commands::{alarm, config, device, ptz, stream, system, user, video};
+
+/// The command a `cmd` value names (its name or one of the guide's other spellings), with
+/// the guide's facts about it.
+pub fn find(cmd: &str) -> Option<(&'static Command, &'static CommandSpec)> {
+    let index = COMMANDS
+        .iter()
+        .position(|c| c.name == cmd || c.aliases.contains(&cmd))?;
+    Some((&TABLE[index], &COMMANDS[index]))
+}
+
+/// Every declaration with its catalogue entry, in the guide's order.
+pub fn all() -> impl Iterator<Item = (&'static Command, &'static CommandSpec)> {
+    TABLE.iter().zip(COMMANDS.iter())
+}
+
+/// A plain getter of `section`'s fields.
+const fn plain_get(name: &'static str, section: &'static str) -> Command {
+    Command {
+        plain: true,
+        ..c(name, config::get_section).settings(section)
+    }
+}
+
+/// A plain setter of `section`'s fields.
+const fn plain_set(name: &'static str, section: &'static str) -> Command {
+    Command {
+        plain: true,
+        ..c(name, config::set_section).settings(section)
+    }
+}
+
+const fn pending(name: &'static str, why: &'static str) -> Command {
+    Command {
+        handler: None,
+        pending: Some(why),
+        ..c(name, not_available)
+    }
+}
+
+/// Every command of the guide, in the catalogue's order.
+pub static TABLE: &[Command] = &[
+    // AV
+    plain_get("getImageSetting", "image"),
+    plain_set("setBrightness", "image"),
+    plain_set("setContrast", "image"),
+    plain_set("setHue", "image"),
+    plain_set("setSaturation", "image"),
+    plain_set("setSharpness", "image"),
+    c("resetImageSetting", config::reset_image_setting).settings("image"),
+    plain_get("getMirrorAndFlipSetting", "mirror_flip"),
+    plain_set("mirrorVideo", "mirror_flip"),
+    plain_set("flipVideo", "mirror_flip"),
+    plain_get("getRatio", "ratio"),
+    plain_set("setRatio", "ratio"),
+    plain_get("getH264FrmRefMode", "h264_frame_ref"),
+    plain_set("setH264FrmRefMode", "h264_frame_ref"),
+    plain_get("getScheduleRecordStreamChn", "record_stream"),
+    plain_set("setScheduleRecordStreamChn", "record_stream"),
+    plain_set("setPwrFreq", "power_frequency"),
+    c("getVideoStreamParam", stream::get_stream_param).settings("main_stream"),
+    c("setVideoStreamParam", stream::set_stream_param).settings("main_stream"),
+    c("getSubVideoStreamParam", stream::get_stream_param).settings("sub_stream"),
+    c("setSubVideoStreamParam", stream::set_stream_param).settings("sub_stream"),
+    plain_get("getMainVideoStreamType", "main_stream_type"),
+    plain_get("getSubVideoStreamType", "sub_stream_type"),
+    plain_set("setMainVideoStreamType", "main_stream_type"),
+    plain_set("setSubStreamFormat", "sub_stream_format"),
+    c("GetMJStream", video::get_mj_stream),
+    plain_get("getOSDSetting", "osd"),
+    plain_set("setOSDSetting", "osd"),
+    plain_get("getOsdMaskArea", "osd_mask_area"),
+    plain_set("setOsdMaskArea", "osd_mask_area"),
+    plain_get("getOSDMask", "osd"),
+    plain_set("setOSDMask", "osd"),
+    plain_get("getMotionDetectConfig", "motion"),
+    plain_set("setMotionDetectConfig", "motion"),
+    plain_set("setLocalAlarmRecordConfig", "local_alarm_record"),
+    plain_get("getLocalAlarmRecordConfig", "local_alarm_record"),
+    plain_get("getSnapConfig", "snap"),
+    plain_set("setSnapConfig", "snap"),
+    plain_get("getScheduleSnapConfig", "schedule_snap"),
+    plain_set("setScheduleSnapConfig", "schedule_snap"),
+    c("snapPicture", video::snap_picture),
+    c("snapPicture2", video::snap_picture2),
+    pending("getRecordList", "recording (no issue filed yet)"),
+    pending("getRecordList2", "recording (no issue filed yet)"),
+    pending("reloadRecordindex", "recording (no issue filed yet)"),
+    plain_get("getAlarmRecordConfig", "alarm_record"),
+    plain_set("setAlarmRecordConfig", "alarm_record"),
+    c("getRecordPath", device::get_record_path),
+    plain_get("getScheduleRecordConfig", "schedule_record"),
+    plain_set("setScheduleRecordConfig", "schedule_record"),
+    plain_set("setIOAlarmConfig", "io_alarm"),
+    plain_get("getIOAlarmConfig", "io_alarm"),
+    c("clearIOAlarmOutput", alarm::clear_io_alarm_output),
+    plain_set("setPCAudioAlarmCfg", "pc_audio_alarm"),
+    plain_get("getPCAudioAlarmCfg", "pc_audio_alarm"),
+    c("getMultiDevList", device::get_multi_dev_list),
+    c("getMultiDevDetailInfo", device::get_multi_dev_detail_info),
+    c("addMultiDev", device::add_multi_dev),
+    c("delMultiDev", device::del_multi_dev),
+    // User account
+    c("addAccount", user::add_account),
+    c("delAccount", user::del_account),
+    c("changePassword", user::change_password)
+        .self_service()
+        .in_setup_mode(),
+    c("changeUserName", user::change_user_name).self_service(),
+    c(
+        "changeUserNameAndPwdTogether",
+        user::change_user_name_and_pwd_together,
+    )
+    .self_service()
+    .in_setup_mode(),
+    c("logIn", user::log_in).in_setup_mode(),
+    c("logOut", user::log_out).in_setup_mode(),
+    c("getSessionList", user::get_session_list),
+    c("getUserList", user::get_user_list),
+    c("usrBeatHeart", user::usr_beat_heart).in_setup_mode(),
+    // PTZ
+    c("ptzMoveUp", ptz::ptz_move_up),
+    c("ptzMoveDown", ptz::ptz_move_down),
+    c("ptzMoveLeft", ptz::ptz_move_left),
+    c("ptzMoveRight", ptz::ptz_move_right),
+    c("ptzMoveTopLeft", ptz::ptz_move_top_left),
+    c("ptzMoveTopRight", ptz::ptz_move_top_right),
+    c("ptzMoveBottomLeft", ptz::ptz_move_bottom_left),
+    c("ptzMoveBottomRight", ptz::ptz_move_bottom_right),
+    c("ptzStopRun", ptz::ptz_stop_run),
+    c("ptzReset", ptz::ptz_reset),
+    plain_get("getPTZSpeed", "ptz_speed"),
+    plain_set("setPTZSpeed", "ptz_speed"),
+    c("getPTZPresetPointList", ptz::get_ptz_preset_point_list),
+    c("ptzAddPresetPoint", ptz::ptz_add_preset_point),
+    c("ptzDeletePresetPoint", ptz::ptz_delete_preset_point),
+    c("ptzGotoPresetPoint", ptz::ptz_goto_preset_point),
+    c("ptzGetCruiseMapList", ptz::ptz_get_cruise_map_list),
+    c("ptzGetCruiseMapInfo", ptz::ptz_get_cruise_map_info),
+    c("ptzSetCruiseMap", ptz::ptz_set_cruise_map),
+    c("ptzDelCruiseMap", ptz::ptz_del_cruise_map),
+    c("ptzStartCruise", ptz::ptz_start_cruise),
+    c("ptzStopCruise", ptz::ptz_stop_cruise),
+    plain_set("setCruiseTime", "cruise_time"),
+    plain_get("getCruiseTime", "cruise_time"),
+    plain_set("setCruiseTimeCustomed", "cruise_time_customed"),
+    plain_get("getCruiseTimeCustomed", "cruise_time_customed"),
+    plain_set("setCruiseLoopCnt", "cruise_loop"),
+    plain_get("getCruiseLoopCnt", "cruise_loop"),
+    plain_set("setCruiseCtrlMode", "cruise_mode"),
+    plain_get("getCruiseCtrlMode", "cruise_mode"),
+    c(
+        "setCruisePrePointLingerTime",
+        ptz::set_cruise_pre_point_linger_time,
+    ),
+    c(
+        "getCruisePrePointLingerTime",
+        ptz::get_cruise_pre_point_linger_time,
+    ),
+    c("zoomIn", ptz::zoom_in),
+    c("zoomOut", ptz::zoom_out),
+    c("zoomStop", ptz::zoom_stop),
+    plain_get("getZoomSpeed", "zoom_speed"),
+    plain_set("setZoomSpeed", "zoom_speed"),
+    plain_set("setPTZSelfTestMode", "ptz_selftest"),
+    plain_get("getPTZSelfTestMode", "ptz_selftest"),
+    c(
+        "setPTZPrePointForSelfTest",
+        ptz::set_ptz_pre_point_for_self_test,
+    )
+    .settings("ptz_selftest"),
+    c(
+        "getPTZPrePointForSelfTest",
+        ptz::get_ptz_pre_point_for_self_test,
+    )
+    .settings("ptz_selftest"),
+    plain_set("set485Info", "rs485"),
+    plain_get("get485Info", "rs485"),
+    // Network
+    plain_get("getIPInfo", "ip"),
+    plain_set("setIpInfo", "ip"),
+    pending("refreshWifiList", "Wi-Fi scanning (no issue filed yet)"),
+    pending("getWifiList", "Wi-Fi scanning (no issue filed yet)"),
+    plain_set("setWifiSetting", "wifi"),
+    plain_get("getWifiConfig", "wifi"),
+    plain_get("getPortInfo", "ports").no_auth().in_setup_mode(),
+    plain_set("setPortInfo", "ports"),
+    plain_get("getUPnPConfig", "upnp"),
+    plain_set("setUPnPConfig", "upnp"),
+    plain_get("getDDNSConfig", "ddns"),
+    plain_set("setDDNSConfig", "ddns"),
+    plain_set("setFtpConfig", "ftp"),
+    plain_get("getFtpConfig", "ftp"),
+    c("testFtpServer", alarm::test_ftp_server),
+    plain_get("getSMTPConfig", "smtp"),
+    plain_set("setSMTPConfig", "smtp"),
+    c("smtpTest", alarm::smtp_test),
+    plain_set("setP2PEnable", "p2p"),
+    plain_get("getP2PEnable", "p2p"),
+    plain_set("setP2PPort", "p2p_port"),
+    plain_get("getP2PPort", "p2p_port"),
+    c("getP2PInfo", device::get_p2p_info),
+    plain_get("getPPPoEConfig", "pppoe"),
+    plain_set("setPPPoEConfig", "pppoe"),
+    // Device manage
+    c("setSystemTime", device::set_system_time).settings("time"),
+    c("getSystemTime", device::get_system_time).settings("time"),
+    c("openInfraLed", alarm::open_infra_led),
+    c("closeInfraLed", alarm::close_infra_led),
+    plain_get("getInfraLedConfig", "infra_led"),
+    plain_set("setInfraLedConfig", "infra_led"),
+    plain_get("getScheduleInfraLedConfig", "infra_led_schedule"),
+    plain_set("setScheduleInfraLedConfig", "infra_led_schedule"),
+    c("getDevState", device::get_dev_state),
+    plain_get("getDevName", "dev_name"),
+    plain_set("setDevName", "dev_name"),
+    c("getDevInfo", device::get_dev_info),
+    c("getProductModel", device::product_info).in_setup_mode(),
+    c("getProductModelName", device::product_info).in_setup_mode(),
+    c("getProductLanguage", device::product_info).in_setup_mode(),
+    c("getProductSensorType", device::product_info).in_setup_mode(),
+    c("getProductWifiType", device::product_info).in_setup_mode(),
+    c("getProductSdFlag", device::product_info).in_setup_mode(),
+    c("getProductOutdoorFlag", device::product_info).in_setup_mode(),
+    c("getProductPtFlag", device::product_info).in_setup_mode(),
+    c("getProductZoomFlag", device::product_info).in_setup_mode(),
+    c("getProductRs485Flag", device::product_info).in_setup_mode(),
+    c("getProductIoAlarmFlag", device::product_info).in_setup_mode(),
+    c("getProductOnvifFlag", device::product_info).in_setup_mode(),
+    c("getProductP2pFlag", device::product_info).in_setup_mode(),
+    c("getProductWpsFlag", device::product_info).in_setup_mode(),
+    c("getProductAudioFlag", device::product_info).in_setup_mode(),
+    c("getProductTalkFlag", device::product_info).in_setup_mode(),
+    c("getProductAppVer", device::product_info).in_setup_mode(),
+    c("getProductAllInfo", device::product_info).in_setup_mode(),
+    pending(
+        "getGeneratePubKey",
+        "the guide does not document the key algorithm",
+    ),
+    pending(
+        "toolResetToFactory",
+        "the guide does not document the reset-code algorithm",
+    ),
+    // System
+    c("rebootSystem", system::reboot_system),
+    c(
+        "restoreToFactorySetting",
+        device::restore_to_factory_setting,
+    ),
+    c("exportConfig", system::export_config),
+    c("importConfig", system::import_config).upload("setting_file"),
+    c("fwUpgrade", system::fw_upgrade).upload("fw_file"),
+    // MISC
+    plain_get("getFirewallConfig", "firewall"),
+    plain_set("setFirewallConfig", "firewall"),
+    c("getLog", device::get_log),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cgi::catalogue::Privilege;
+    use crate::cgi::command::Auth;
+
+    #[test]
+    fn test_table_and_catalogue_name_the_same_commands_in_order() {
+        assert_eq!(TABLE.len(), COMMANDS.len());
+        for (decl, spec) in all() {
+            assert_eq!(decl.name, spec.name);
+        }
+        assert_eq!(
+            super::super::catalogue::find("getCuriseTime").map(|c| c.name),
+            Some("getCruiseTime")
+        );
+        assert_eq!(
+            find("getCuriseTime").map(|(c, _)| c.name),
+            Some("getCruiseTime")
+        );
+    }
+
+    #[test]
+    fn test_every_command_has_a_handler_or_says_why_not() {
+        for decl in TABLE {
+            assert!(
+                decl.handler.is_some() != decl.pending.is_some(),
+                "{}: a handler or a reason, not both",
+                decl.name
+            );
+        }
+    }
+
+    #[test]
+    fn test_every_setter_needs_at_least_operator() {
+        for (decl, spec) in all() {
+            if spec.name.starts_with("set") {
+                assert!(
+                    decl.privilege() >= Privilege::Operator,
+                    "{} runs for visitors",
+                    spec.name
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn test_account_firmware_import_and_reboot_need_admin() {
+        for name in [
+            "addAccount",
+            "delAccount",
+            "getUserList",
+            "getSessionList",
+            "fwUpgrade",
+            "importConfig",
+            "exportConfig",
+            "rebootSystem",
+            "restoreToFactorySetting",
+        ] {
+            let (decl, _) = find(name).unwrap();
+            assert_eq!(decl.privilege(), Privilege::Admin, "{name}");
+            assert!(
+                !decl.setup_mode || name == "logIn",
+                "{name} runs in setup mode"
+            );
+        }
+    }
+
+    #[test]
+    fn test_only_post_commands_take_uploads_and_every_one_names_its_field() {
+        for (decl, spec) in all() {
+            assert_eq!(decl.upload.is_some(), spec.post, "{}", spec.name);
+        }
+    }
+
+    #[test]
+    fn test_only_the_guides_exception_runs_without_credentials() {
+        let open: Vec<_> = TABLE
+            .iter()
+            .filter(|d| d.auth == Auth::None)
+            .map(|d| d.name)
+            .collect();
+        assert_eq!(open, ["getPortInfo"]);
+    }
+
+    #[test]
+    fn test_every_field_of_a_settings_command_is_a_field_of_its_section() {
+        let board = ipcamd_hal::board::BoardSpec::load(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("board/sim.toml"),
+        )
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let store = std::sync::Arc::new(crate::store::Store::open(&dir.path().join("db")).unwrap());
+        let snapshot = crate::settings::Settings::new(store, std::sync::Arc::new(board)).factory();
+        let mut checked = 0;
+        for (decl, spec) in all().filter(|(d, _)| d.plain) {
+            let section = snapshot.section(decl.settings.unwrap()).unwrap();
+            for field in spec.params.iter().chain(spec.returns) {
+                assert!(
+                    section.value(field.name).is_some(),
+                    "{}.{} is not a field of section {}",
+                    spec.name,
+                    field.name,
+                    section.name()
+                );
+                checked += 1;
+            }
+        }
+        assert!(checked > 150, "{checked} fields");
+    }
+
+    #[test]
+    fn test_settings_sections_exist() {
+        for decl in TABLE {
+            if let Some(section) = decl.settings {
+                assert!(
+                    crate::settings::SECTION_NAMES.contains(&section),
+                    "{}: no section {section}",
+                    decl.name
+                );
+            }
+        }
+    }
+}

@@ -128,12 +128,13 @@ pub async fn run(options: Options) -> Result<Exit, StartupError> {
             crate::media::snapshot_jpeg(&app, media).ok()
         }));
     }
+    let rtsp = start_rtsp(&app).await?;
     config::apply_image_settings(&app);
     crate::cgi::commands::ptz::start_up_self_test(&app);
     crate::alarm::start(&app);
     crate::ir::start(app.clone());
     let probe = probe_address(started.address);
-    let serve = crate::http::serve(app.clone(), started.listener);
+    let serve = crate::http::serve_with_rtsp(app.clone(), started.listener, rtsp);
     // Ready: listening and the HAL is open. A freshly installed release confirms itself now.
     match crate::firmware::confirm(&app.data_dir.join(FIRMWARE_DIR)) {
         Ok(true) => tracing::info!("new firmware started; confirmed"),
@@ -172,6 +173,134 @@ pub async fn run(options: Options) -> Result<Exit, StartupError> {
         let _ = notifier.stopping();
     }
     Ok(exit)
+}
+
+/// The H.264 stream hub and the RTSP server over it. Answers the server to hand the web
+/// listener when the media port is the web port (Foscam's default); otherwise RTSP gets a
+/// listener of its own on the board's `[rtsp] port` or the stored mediaPort.
+pub async fn start_rtsp(app: &Arc<App>) -> Result<Option<crate::rtsp::RtspServer>, StartupError> {
+    let Some(media) = app.media.get() else {
+        return Ok(None);
+    };
+    let hub = crate::streams::StreamHub::new(
+        media.frame_feed(),
+        app.hal.h264.clone(),
+        Arc::new(AppStreamSettings(Arc::downgrade(app))),
+        tokio::runtime::Handle::current(),
+    );
+    let spec = &app.hal.board.rtsp;
+    let limits = crate::rtsp::RtspLimits {
+        max_sessions: spec.max_sessions.max(1),
+        queue_frames: spec.queue_frames.max(2),
+        ..crate::rtsp::RtspLimits::default()
+    };
+    let server = crate::rtsp::RtspServer::new(
+        hub,
+        Arc::new(AccountsAuthenticator(Arc::downgrade(app))),
+        limits,
+    );
+    let stored = |name: &str, fallback: u16| -> u16 {
+        config::read_value(app, "ports", name)
+            .ok()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(fallback)
+    };
+    let defaults = &app.hal.board.defaults;
+    let web_port = stored("webPort", defaults.web_port);
+    let media_port = spec
+        .port
+        .unwrap_or_else(|| stored("mediaPort", defaults.media_port));
+    if media_port == web_port {
+        tracing::info!("RTSP shares the web port: rtsp://<camera>:<web port>/videoMain, /videoSub");
+        return Ok(Some(server));
+    }
+    let ip: std::net::IpAddr = defaults
+        .bind_address
+        .parse()
+        .map_err(|e| err("board file defaults.bind_address", e))?;
+    let address = SocketAddr::new(ip, media_port);
+    let listener = TcpListener::bind(address)
+        .await
+        .map_err(|e| err(&format!("binding the RTSP port {address}"), e))?;
+    tracing::info!("RTSP listening on rtsp://{address}/videoMain and /videoSub");
+    tokio::spawn(server.serve(listener));
+    Ok(None)
+}
+
+/// The stream settings as the store holds them (read again when its generation changes).
+struct AppStreamSettings(std::sync::Weak<App>);
+
+impl crate::streams::StreamSettingsSource for AppStreamSettings {
+    fn generation(&self) -> u64 {
+        self.0.upgrade().map_or(0, |app| app.store.generation())
+    }
+
+    fn read(&self) -> crate::streams::StreamSettings {
+        use crate::cgi::commands::stream::{RESOLUTIONS, stream_value};
+        use ipcamd_hal::video::h264::H264Params;
+        let fallback = H264Params {
+            width: 640,
+            height: 480,
+            fps: 15,
+            bitrate: 1_000_000,
+            vbr: false,
+            gop: 30,
+            temporal_layers: false,
+        };
+        let Some(app) = self.0.upgrade() else {
+            return crate::streams::StreamSettings {
+                main: fallback,
+                sub: None,
+            };
+        };
+        let int = |section: &str, field: &str| -> i64 {
+            config::read_value(&app, section, field)
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0)
+        };
+        let layered = int("h264_frame_ref", "mode") == 1;
+        let params = |section: &str, stream_type: i64| {
+            let value = |field: &str, default: i64| {
+                stream_value(&app, section, field, stream_type).unwrap_or(default)
+            };
+            let (width, height) = RESOLUTIONS
+                .get(value("resolution", 1) as usize)
+                .copied()
+                .unwrap_or((640, 480));
+            H264Params {
+                width,
+                height,
+                fps: value("frameRate", 15).clamp(1, 30) as u32,
+                bitrate: value("bitRate", 1_000_000).clamp(20_000, 20_000_000) as u32,
+                vbr: value("isVBR", 0) == 1,
+                gop: value("GOP", 30).clamp(1, 300) as u32,
+                temporal_layers: layered,
+            }
+        };
+        let main = params("main_stream", int("main_stream_type", "streamType"));
+        let mut sub = params("sub_stream", int("sub_stream_type", "streamType"));
+        // The sub stream is scaled from the main picture, never larger.
+        sub.width = sub.width.min(main.width);
+        sub.height = sub.height.min(main.height);
+        crate::streams::StreamSettings {
+            main,
+            sub: (int("sub_stream_format", "format") == 0).then_some(sub),
+        }
+    }
+}
+
+/// RTSP credentials checked against the camera's accounts, with the CGI's lock-out.
+struct AccountsAuthenticator(std::sync::Weak<App>);
+
+impl crate::rtsp::Authenticator for AccountsAuthenticator {
+    fn verify(&self, peer: std::net::IpAddr, user: &str, password: &str) -> bool {
+        self.0.upgrade().is_some_and(|app| {
+            app.accounts
+                .verify(&app.store, peer, user, password)
+                .is_ok()
+        })
+    }
 }
 
 fn probe_address(bound: SocketAddr) -> SocketAddr {

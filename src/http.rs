@@ -56,6 +56,19 @@ fn plain(status: StatusCode, text: &'static str) -> Response<Body> {
 
 /// Serves until the listener fails. Each connection runs in its own task.
 pub async fn serve(app: Arc<App>, listener: TcpListener) -> std::io::Result<()> {
+    serve_with_rtsp(app, listener, None).await
+}
+
+/// Longest wait for a new connection's first line when RTSP shares the port.
+const SNIFF_WAIT: Duration = Duration::from_secs(5);
+
+/// [`serve`], handing connections whose first line is an RTSP request to `rtsp` (the media
+/// port shares the web port, as on Foscam firmware).
+pub async fn serve_with_rtsp(
+    app: Arc<App>,
+    listener: TcpListener,
+    rtsp: Option<crate::rtsp::RtspServer>,
+) -> std::io::Result<()> {
     let permits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     loop {
         let (stream, peer) = match listener.accept().await {
@@ -74,7 +87,15 @@ pub async fn serve(app: Arc<App>, listener: TcpListener) -> std::io::Result<()> 
         };
         let _ = stream.set_nodelay(true);
         let app = app.clone();
+        let rtsp = rtsp.clone();
         tokio::spawn(async move {
+            if let Some(rtsp) = rtsp {
+                if crate::rtsp::is_rtsp(&stream, SNIFF_WAIT).await {
+                    rtsp.serve_connection(stream, peer).await;
+                    drop(permit);
+                    return;
+                }
+            }
             let service = service_fn(move |req| handle(app.clone(), peer, req));
             let connection = http1::Builder::new()
                 .timer(TokioTimer::new())

@@ -378,7 +378,7 @@ fn test_rtsp_protocol_errors_answer_or_close_and_the_server_keeps_serving() {
     assert!(play.starts_with("RTSP/1.0 454"), "{play}");
     // Interleaved data from the client is read and ignored.
     c.send(b"$\x01\x00\x04abcd");
-    let again = c.request(&format!("OPTIONS * RTSP/1.0\r\nCSeq: 5\r\n\r\n"));
+    let again = c.request("OPTIONS * RTSP/1.0\r\nCSeq: 5\r\n\r\n");
     assert!(again.starts_with("RTSP/1.0 200"), "{again}");
     // Garbage: an error or a closed connection.
     let mut g = RawClient::connect(&cam);

@@ -410,6 +410,26 @@ fn test_rtsp_protocol_errors_answer_or_close_and_the_server_keeps_serving() {
     assert!(teardown.contains("RTSP/1.0 200"), "{teardown}");
     assert_eq!(cam.cgi("getDevState", &[]).result, 0);
     assert!(probe_frames(&url(&cam, "admin", "", "videoMain"), "tcp", 5).len() >= 3);
+    // setMainVideoStreamType picks which of the four parameter sets is live.
+    assert_eq!(
+        cam.cgi(
+            "setVideoStreamParam",
+            &[("streamType", "2"), ("resolution", "4"), ("GOP", "6")]
+        )
+        .result,
+        0
+    );
+    assert_eq!(
+        cam.cgi("setMainVideoStreamType", &[("streamType", "2")])
+            .result,
+        0
+    );
+    let frames = probe_frames(&url(&cam, "admin", "", "videoMain"), "tcp", 20);
+    assert!(
+        frames.iter().all(|f| (f.width, f.height) == (320, 180)),
+        "{frames:?}"
+    );
+    assert!(key_gaps(&frames).iter().all(|&g| g == 6));
 }
 
 /// A hand-driven RTSP client for the error paths (ffmpeg never sends these).

@@ -16,6 +16,7 @@ pub mod media;
 pub mod motion;
 pub mod multipart;
 pub mod ptz;
+pub mod recorder;
 pub mod selftest;
 pub mod state;
 pub mod store;

@@ -79,6 +79,8 @@ pub struct App {
     pub alarms: crate::alarm::Alarms,
     /// IR LED controller.
     pub ir: crate::ir::IrController,
+    /// The recorder, once started (boards without an SD card slot never have one).
+    pub recorder: std::sync::OnceLock<crate::recorder::Recorder>,
 }
 
 impl App {
@@ -102,6 +104,7 @@ impl App {
             restart_kind: std::sync::Mutex::new(None),
             firmware_version,
             media: std::sync::OnceLock::new(),
+            recorder: std::sync::OnceLock::new(),
             ptz,
             alarms: crate::alarm::Alarms::default(),
             ir: crate::ir::IrController::new(&hal),

@@ -128,6 +128,7 @@ pub async fn run(options: Options) -> Result<Exit, StartupError> {
             crate::media::snapshot_jpeg(&app, media).ok()
         }));
     }
+    start_recorder(&app);
     config::apply_image_settings(&app);
     crate::cgi::commands::ptz::start_up_self_test(&app);
     crate::alarm::start(&app);
@@ -172,6 +173,38 @@ pub async fn run(options: Options) -> Result<Exit, StartupError> {
         let _ = notifier.stopping();
     }
     Ok(exit)
+}
+
+/// The recorder's settings, read from the store when its generation moves.
+struct StoredRecorderSettings(std::sync::Weak<App>);
+
+impl crate::recorder::SettingsSource for StoredRecorderSettings {
+    fn generation(&self) -> u64 {
+        self.0.upgrade().map_or(0, |app| app.store.generation())
+    }
+
+    fn load(&self) -> crate::recorder::settings::RecorderSettings {
+        let app = self.0.upgrade();
+        crate::recorder::settings::RecorderSettings::from_lookup(|section, field| {
+            app.as_ref()
+                .and_then(|app| config::read_value(app, section, field).ok())
+        })
+    }
+}
+
+/// Starts the recorder on boards with an SD card slot, and routes alarms to it.
+fn start_recorder(app: &Arc<App>) {
+    let Some(storage) = app.hal.storage.clone() else {
+        return;
+    };
+    let settings = Arc::new(StoredRecorderSettings(Arc::downgrade(app)));
+    match crate::recorder::Recorder::start(Some(storage), app.hal.clock.clone(), settings) {
+        Ok(recorder) => {
+            app.alarms.set_record_sink(Arc::new(recorder.alarm_sink()));
+            let _ = app.recorder.set(recorder);
+        }
+        Err(err) => tracing::warn!(%err, "the recorder could not start"),
+    }
 }
 
 fn probe_address(bound: SocketAddr) -> SocketAddr {

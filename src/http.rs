@@ -1,7 +1,7 @@
 //! The HTTP server: hyper over tokio, with the limits a small camera needs (bounded header
 //! size, header and idle timeouts, a connection cap, capped uploads) and the route table:
-//! `/cgi-bin/CGIProxy.fcgi` and `/cgi-bin/CGIStream.cgi`; everything else is 404, never a file
-//! tree. Every reply that reached the CGI dispatcher is HTTP 200; the outcome is in `<result>`.
+//! `/cgi-bin/CGIProxy.fcgi` and `/cgi-bin/CGIStream.cgi`, recordings at `/record/` (see
+//! [`crate::playback`]); everything else is 404, never a file tree. Every reply that reached the CGI dispatcher is HTTP 200; the outcome is in `<result>`.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -121,6 +121,17 @@ pub async fn handle(
         }
         "/configs/export/configs.bin" if req.method() == Method::GET => {
             return Ok(serve_export(app, peer, &query).await);
+        }
+        p if p.starts_with(crate::playback::PREFIX)
+            && matches!(*req.method(), Method::GET | Method::HEAD) =>
+        {
+            let range = req
+                .headers()
+                .get(hyper::header::RANGE)
+                .and_then(|v| v.to_str().ok());
+            let name = &p[crate::playback::PREFIX.len()..];
+            let head = req.method() == Method::HEAD;
+            return Ok(crate::playback::serve(app, peer, name, &query, range, head).await);
         }
         p if p.starts_with("/snapPic/") && req.method() == Method::GET => {
             return Ok(serve_snapshot(app, peer, &p["/snapPic/".len()..], &query).await);

@@ -15,6 +15,7 @@ pub mod ir_auto;
 pub mod media;
 pub mod motion;
 pub mod multipart;
+pub mod playback;
 pub mod ptz;
 pub mod recorder;
 pub mod selftest;

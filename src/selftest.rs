@@ -405,7 +405,7 @@ mod tests {
                 "[ptz]\nprotocol = \"pelco-d\"\naddress = 1\nbaud = 9600\n",
                 "",
             )
-            .replace("[storage]\npath = \"sd\"\n", "");
+            .replace("[storage]\npath = \"sd\"\ncapacity_mb = 512\n", "");
         assert!(!text.contains("[ptz]") && !text.contains("[storage]"));
         let board = dir.path().join("board.toml");
         std::fs::write(&board, text).unwrap();

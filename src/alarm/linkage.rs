@@ -11,7 +11,9 @@
 //! - Snap: the snapshot saved on the SD card (`<card>/snap/MDYYYYMMDD-HHMMSS.jpg` for motion,
 //!   `IO...` for the IO alarm) or uploaded over FTP, per setSnapConfig's saveLocation (0 SD,
 //!   2 FTP), on a background thread.
-//! - Record: a record request is counted and logged (recording is not implemented yet).
+//! - Record: every alarm is reported to the recorder (over its channel) with whether the record
+//!   bit is set; the recorder records alarmRecordSecs for the bit, localAlarmRecordSecs when
+//!   setLocalAlarmRecordConfig enables local alarm recording.
 //!
 //! Nothing here blocks the caller on the network or the card: failures are logged.
 
@@ -122,11 +124,11 @@ impl Linkage {
         }
         if linkage.has(Linkage::RECORD) {
             app.alarms.note_record_request();
-            tracing::info!(
-                source = source.label(),
-                "record requested (recording is not implemented yet)"
-            );
         }
+        app.alarms.report_to_recorder(crate::recorder::AlarmEvent {
+            source: source.label(),
+            record_linkage: linkage.has(Linkage::RECORD),
+        });
         linkage
     }
 

@@ -26,6 +26,9 @@ pub use linkage::{AlarmSource, Linkage};
 /// Returns a JPEG of the current picture, or `None` when there is no picture (no video yet).
 pub type SnapshotProvider = Arc<dyn Fn() -> Option<Bytes> + Send + Sync>;
 
+/// Where alarms go for recording (the recorder's channel, installed by the composition root).
+pub type RecordSink = Arc<dyn Fn(crate::recorder::AlarmEvent) + Send + Sync>;
+
 /// Most mail/FTP/SD jobs running at once; more are dropped with a log line (an alarm storm must
 /// not pile up threads on a small camera).
 pub const MAX_BACKGROUND_JOBS: usize = 4;
@@ -38,6 +41,7 @@ pub struct Alarms {
     pub io: io_alarm::IoAlarmControl,
     pc_audio_alarms: AtomicU64,
     record_requests: AtomicU64,
+    record_sink: RwLock<Option<RecordSink>>,
     background_jobs: Arc<AtomicUsize>,
 }
 
@@ -47,6 +51,25 @@ impl Alarms {
         match self.snapshot.write() {
             Ok(mut slot) => *slot = Some(provider),
             Err(poisoned) => *poisoned.into_inner() = Some(provider),
+        }
+    }
+
+    /// Installs where alarms are reported for recording.
+    pub fn set_record_sink(&self, sink: RecordSink) {
+        match self.record_sink.write() {
+            Ok(mut slot) => *slot = Some(sink),
+            Err(poisoned) => *poisoned.into_inner() = Some(sink),
+        }
+    }
+
+    /// Reports an alarm to the recorder (it decides from its settings whether to record).
+    pub(crate) fn report_to_recorder(&self, event: crate::recorder::AlarmEvent) {
+        let sink = match self.record_sink.read() {
+            Ok(slot) => slot.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        };
+        if let Some(sink) = sink {
+            sink(event);
         }
     }
 

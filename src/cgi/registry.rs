@@ -13,9 +13,6 @@ pub type Handler = fn(&Request) -> CgiResult<Reply>;
 
 /// Commands not implemented yet, with what will deliver them.
 pub const NOT_YET_IMPLEMENTED: &[(&str, &str)] = &[
-    ("getRecordList", "recording (no issue filed yet)"),
-    ("getRecordList2", "recording (no issue filed yet)"),
-    ("reloadRecordindex", "recording (no issue filed yet)"),
     ("refreshWifiList", "Wi-Fi scanning (no issue filed yet)"),
     ("getWifiList", "Wi-Fi scanning (no issue filed yet)"),
     (
@@ -40,6 +37,7 @@ fn table() -> &'static [(&'static str, Handler)] {
         all.extend_from_slice(commands::video::HANDLERS);
         all.extend_from_slice(commands::system::HANDLERS);
         all.extend_from_slice(commands::alarm::HANDLERS);
+        all.extend_from_slice(commands::record::HANDLERS);
         all
     })
 }

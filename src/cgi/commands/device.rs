@@ -152,16 +152,14 @@ fn alarm_value(app: &App, section: &str, state: AlarmState) -> CgiResult<u8> {
     })
 }
 
+/// sdState (0 no card, 1 OK, 2 read-only; a full card is OK with no free space) and space.
 fn storage_space(app: &App) -> (u8, Option<Space>) {
     match &app.hal.storage {
         None => (0, None),
-        Some(storage) => match storage.space() {
-            Ok(space) => (1, Some(space)),
-            Err(err) => {
-                tracing::debug!(%err, "recording medium not available");
-                (0, None)
-            }
-        },
+        Some(storage) => {
+            let status = storage.status();
+            (status.state.sd_state(), status.space)
+        }
     }
 }
 
@@ -185,7 +183,10 @@ fn get_dev_state(req: &Request) -> CgiResult<Reply> {
             alarm_value(app, "motion", state.motion_alarm.get())?,
         )
         .with("soundAlarm", state.sound_alarm.get() as u8)
-        .with("record", state.recording.get())
+        .with(
+            "record",
+            u8::from(app.recorder.get().is_some_and(|r| r.is_recording())),
+        )
         .with("sdState", sd_state)
         .with("sdFreeSpace", space.map_or(0, |s| s.free / 1024))
         .with("sdTotalSpace", space.map_or(0, |s| s.total / 1024))
@@ -438,7 +439,11 @@ fn get_record_path(req: &Request) -> CgiResult<Reply> {
         tracing::info!("getRecordPath: this board has no recording medium");
         return Err(CgiError::Exec("no recording medium".into()));
     };
-    let space = storage.space()?;
+    let status = storage.status();
+    let Some(space) = status.space else {
+        tracing::info!("getRecordPath: no SD card in the slot");
+        return Err(CgiError::Exec("no SD card in the slot".into()));
+    };
     Ok(Reply::Xml(
         Fields::new()
             .with("path", 0)

@@ -198,7 +198,16 @@ fn start_recorder(app: &Arc<App>) {
         return;
     };
     let settings = Arc::new(StoredRecorderSettings(Arc::downgrade(app)));
-    match crate::recorder::Recorder::start(Some(storage), app.hal.clock.clone(), settings) {
+    let weak = Arc::downgrade(app);
+    let snapshots: crate::recorder::SnapshotSink = Arc::new(move |name: String| {
+        let Some(app) = weak.upgrade() else { return };
+        match app.alarms.snapshot() {
+            Some(jpeg) => crate::alarm::linkage::deliver_snapshot(&app, name, jpeg),
+            None => tracing::info!(name, "scheduled snapshot: no picture available"),
+        }
+    });
+    let clock = app.hal.clock.clone();
+    match crate::recorder::Recorder::start(Some(storage), clock, settings, Some(snapshots)) {
         Ok(recorder) => {
             app.alarms.set_record_sink(Arc::new(recorder.alarm_sink()));
             let _ = app.recorder.set(recorder);

@@ -226,7 +226,13 @@ pub fn stored_ftp_target(app: &App) -> Result<FtpTarget, ftp::FtpError> {
 }
 
 fn store_snapshot(app: &App, source: AlarmSource, time: Option<&CivilTime>, jpeg: Bytes) {
-    let name = snapshot_name(source, time);
+    deliver_snapshot(app, snapshot_name(source, time), jpeg);
+}
+
+/// Saves `jpeg` as `name` on the SD card (`<card>/snap/`) or uploads it over FTP, per
+/// setSnapConfig's saveLocation, on a background thread (alarm snapshots and the recorder's
+/// scheduled snapshots).
+pub fn deliver_snapshot(app: &App, name: String, jpeg: Bytes) {
     let location = read_value(app, "snap", "saveLocation").unwrap_or_default();
     match location.as_str() {
         "2" => {
@@ -248,6 +254,10 @@ fn store_snapshot(app: &App, source: AlarmSource, time: Option<&CivilTime>, jpeg
                 tracing::warn!("snap linkage: this board has no SD card");
                 return;
             };
+            if let Some(why) = storage.status().state.why_not_writable() {
+                tracing::warn!(name, why, "snapshot not saved");
+                return;
+            }
             let dir = storage.root().join("snap");
             app.alarms
                 .spawn_job("sd", move || match save_file(&dir, &name, &jpeg) {

@@ -16,6 +16,8 @@
 //!   a card returns; a full card overwrites the oldest segments or stops ([`engine`]);
 //! - the index ([`index`]): rows written as segments open and close, repaired against the files
 //!   at start-up, on card insertion and by reloadRecordindex;
+//! - scheduled snapshots (setScheduleSnapConfig, [`snapshots`]): the recorder decides when one is
+//!   due and hands its name to the daemon's delivery (SD card or FTP per setSnapConfig);
 //! - wear counters ([`segment::WriteCounters`]).
 //!
 //! Built from narrow handles: the storage role, the clock, a settings source (re-read only when
@@ -30,6 +32,7 @@ pub mod naming;
 pub mod ring;
 pub mod segment;
 pub mod settings;
+pub mod snapshots;
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError};
@@ -52,6 +55,9 @@ pub struct AlarmEvent {
     /// The source's linkage has the record bit.
     pub record_linkage: bool,
 }
+
+/// Takes a picture now and stores it under the given name (SD or FTP per setSnapConfig).
+pub type SnapshotSink = Arc<dyn Fn(String) + Send + Sync>;
 
 /// Where the recorder's settings come from.
 pub trait SettingsSource: Send + Sync {
@@ -172,13 +178,14 @@ impl Recorder {
         storage: Option<Arc<dyn Storage>>,
         clock: Arc<dyn Clock>,
         settings: Arc<dyn SettingsSource>,
+        snapshots: Option<SnapshotSink>,
     ) -> std::io::Result<Recorder> {
         let shared = Shared::new(storage);
         let (input, rx) = std::sync::mpsc::sync_channel(QUEUE);
         let thread_shared = shared.clone();
         std::thread::Builder::new()
             .name("recorder".into())
-            .spawn(move || run(thread_shared, clock, settings, rx))?;
+            .spawn(move || run(thread_shared, clock, settings, snapshots, rx))?;
         Ok(Recorder { shared, input })
     }
 
@@ -284,8 +291,10 @@ fn run(
     shared: Arc<Shared>,
     clock: Arc<dyn Clock>,
     source: Arc<dyn SettingsSource>,
+    snapshots: Option<SnapshotSink>,
     rx: Receiver<Input>,
 ) {
+    let mut snap = snapshots::SnapScheduler::default();
     let mut generation = source.generation();
     let mut engine = engine::Engine::new(shared, source.load());
     engine.tick(clock.now());
@@ -305,7 +314,16 @@ fn run(
                 generation = now_generation;
                 engine.set_settings(source.load());
             }
-            engine.tick(clock.now());
+            let now = clock.now();
+            engine.tick(now);
+            if let Some(sink) = &snapshots {
+                let unix = now
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(0));
+                if let Some(name) = snap.due(engine.settings(), unix) {
+                    sink(name);
+                }
+            }
         }
     }
     engine.shutdown();

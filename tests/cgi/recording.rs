@@ -285,3 +285,99 @@ fn test_dev_state_reports_the_simulated_card() {
     let path = camera.cgi("getRecordPath", &[]);
     assert_eq!(path.get("total"), "524288");
 }
+
+fn every_half_hour() -> Vec<(String, String)> {
+    (0..7)
+        .map(|d| (format!("schedule{d}"), "281474976710655".to_owned()))
+        .collect()
+}
+
+fn set_schedule_snap(camera: &Camera, enable: &str, interval: &str) -> i32 {
+    let days = every_half_hour();
+    let mut params: Vec<(&str, &str)> = vec![("isEnable", enable), ("snapInterval", interval)];
+    params.extend(days.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    camera.cgi("setScheduleSnapConfig", &params).result
+}
+
+#[test]
+fn test_scheduled_snapshots_go_to_the_card_then_to_ftp() {
+    let data = tempfile::tempdir().unwrap();
+    let camera = Camera::start(data.path());
+    let snap_dir = data.path().join("sd/snap");
+    assert_eq!(
+        camera
+            .cgi(
+                "setSnapConfig",
+                &[("snapPicQuality", "1"), ("saveLocation", "0")]
+            )
+            .result,
+        0
+    );
+    assert_eq!(set_schedule_snap(&camera, "1", "1"), 0);
+    let scheduled = |dir: &Path| -> Vec<PathBuf> {
+        std::fs::read_dir(dir)
+            .map(|entries| {
+                entries
+                    .flatten()
+                    .map(|e| e.path())
+                    .filter(|p| {
+                        p.file_name()
+                            .unwrap()
+                            .to_string_lossy()
+                            .starts_with("Schedule_")
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while scheduled(&snap_dir).len() < 2 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let files = scheduled(&snap_dir);
+    assert!(files.len() >= 2, "{files:?}");
+    let jpeg = std::fs::read(&files[0]).unwrap();
+    let mut decoder =
+        zune_jpeg::JpegDecoder::new(zune_jpeg::zune_core::bytestream::ZCursor::new(&jpeg));
+    decoder.decode().expect("a real JPEG");
+    // Off: no more pictures.
+    assert_eq!(set_schedule_snap(&camera, "0", "1"), 0);
+    std::thread::sleep(Duration::from_millis(1500));
+    let count = scheduled(&snap_dir).len();
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(scheduled(&snap_dir).len(), count);
+    // Bad interval: -1, nothing changes.
+    assert_eq!(set_schedule_snap(&camera, "1", "0"), -1);
+    assert_eq!(
+        camera.cgi("getScheduleSnapConfig", &[]).get("isEnable"),
+        "0"
+    );
+
+    // To FTP.
+    let root = tempfile::tempdir().unwrap();
+    std::fs::create_dir(root.path().join("cams")).unwrap();
+    let ftp = crate::servers::FtpServer::start(root.path(), "cam", "ftp-pw");
+    let port = ftp.port.to_string();
+    let reply = camera.cgi(
+        "setFtpConfig",
+        &[
+            ("ftpAddr", "ftp://127.0.0.1/cams"),
+            ("ftpPort", &port),
+            ("mode", "0"),
+            ("userName", "cam"),
+            ("password", "ftp-pw"),
+        ],
+    );
+    assert_eq!(reply.result, 0);
+    assert_eq!(
+        camera.cgi("setSnapConfig", &[("saveLocation", "2")]).result,
+        0
+    );
+    assert_eq!(set_schedule_snap(&camera, "1", "2"), 0);
+    let upload = ftp
+        .uploads
+        .recv_timeout(Duration::from_secs(30))
+        .expect("a scheduled snapshot was uploaded");
+    assert!(upload.path.starts_with("cams/Schedule_"), "{}", upload.path);
+    assert_eq!(&upload.data[..2], &[0xFF, 0xD8]);
+}

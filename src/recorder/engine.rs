@@ -125,6 +125,7 @@ impl Engine {
         if self.alarm_until.is_none_or(|u| u < until) {
             self.alarm_until = Some(until);
         }
+        self.publish_wanted(now);
         tracing::info!(
             source = event.source,
             secs,
@@ -132,6 +133,14 @@ impl Engine {
             "alarm recording {}",
             if extended { "extended" } else { "requested" }
         );
+    }
+
+    /// Tells the feeder which stream to bring (see [`super::Recorder::wanted_stream`]).
+    fn publish_wanted(&self, now: SystemTime) {
+        let needed = self.settings.pre_record || self.wanted(now).is_some();
+        let usable = self.card == CardState::Ready && !self.stopped_full;
+        self.shared
+            .set_wanted((needed && usable).then_some(self.settings.stream));
     }
 
     fn wanted(&self, now: SystemTime) -> Option<RecordKind> {
@@ -434,6 +443,7 @@ impl Engine {
         if self.active.is_some() && self.wanted(now).is_none() {
             self.close("the schedule or alarm ended");
         }
+        self.publish_wanted(now);
     }
 
     /// Stops: closes the open segment.

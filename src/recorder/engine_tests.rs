@@ -384,3 +384,41 @@ fn test_card_removal_ends_the_segment_and_recording_resumes_on_a_new_card() {
     assert_eq!(probe(&bench.record_dir().join(&second)).0, 30);
     assert!(rows.iter().all(|r| !r.open));
 }
+
+#[test]
+fn test_the_recorder_asks_for_frames_only_when_it_needs_them() {
+    let bench = card(None);
+    let wanted =
+        |shared: &Arc<Shared>| match shared.wanted.load(std::sync::atomic::Ordering::Relaxed) {
+            u8::MAX => None,
+            s => Some(s),
+        };
+    let mut idle = bench.engine(RecorderSettings::default());
+    idle.tick(at(0));
+    assert_eq!(wanted(&bench.shared), None);
+    idle.on_alarm(
+        AlarmEvent {
+            source: "motion alarm",
+            record_linkage: true,
+        },
+        at(0),
+    );
+    assert_eq!(wanted(&bench.shared), Some(0));
+    idle.tick(at(400));
+    assert_eq!(wanted(&bench.shared), None, "the alarm recording ended");
+    let pre = bench.engine(RecorderSettings {
+        pre_record: true,
+        stream: 1,
+        ..Default::default()
+    });
+    drop(pre);
+    assert_eq!(
+        wanted(&bench.shared),
+        Some(1),
+        "pre-record keeps the ring full"
+    );
+    bench.card.set_inserted(false);
+    let mut schedule = bench.engine(always());
+    schedule.tick(at(1));
+    assert_eq!(wanted(&bench.shared), None, "no card, nothing to record to");
+}

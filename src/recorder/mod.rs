@@ -87,12 +87,17 @@ enum Input {
     Stop,
 }
 
+/// [`Shared`]'s `wanted` when no frames are needed.
+const NO_STREAM: u8 = u8::MAX;
+
 /// State shared by the recorder thread and the command handlers.
 pub struct Shared {
     storage: Option<Arc<dyn Storage>>,
     index: Mutex<Option<Index>>,
     recording: Mutex<Option<String>>,
     card: Mutex<CardStatus>,
+    /// The stream the recorder needs frames of now (0 main, 1 sub), or [`NO_STREAM`].
+    wanted: std::sync::atomic::AtomicU8,
     /// What went to the card.
     pub counters: Arc<WriteCounters>,
 }
@@ -109,8 +114,16 @@ impl Shared {
             index: Mutex::new(None),
             recording: Mutex::new(None),
             card: Mutex::new(CardStatus::ABSENT),
+            wanted: std::sync::atomic::AtomicU8::new(NO_STREAM),
             counters: Arc::new(WriteCounters::default()),
         })
+    }
+
+    fn set_wanted(&self, stream: Option<u8>) {
+        self.wanted.store(
+            stream.unwrap_or(NO_STREAM),
+            std::sync::atomic::Ordering::Relaxed,
+        );
     }
 
     fn set_card(&self, status: CardStatus) {
@@ -215,6 +228,21 @@ impl Recorder {
     /// Stops the thread (the open segment is closed).
     pub fn stop(&self) {
         let _ = self.input.send(Input::Stop);
+    }
+
+    /// The stream (0 main, 1 sub) the recorder needs frames of now: while it records, while an
+    /// alarm recording may start soon, and always with pre-record on (the ring must be full
+    /// when an alarm comes). `None`: the feeder may leave the stream, so it is not encoded for
+    /// the recorder.
+    pub fn wanted_stream(&self) -> Option<u8> {
+        match self
+            .shared
+            .wanted
+            .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            NO_STREAM => None,
+            stream => Some(stream),
+        }
     }
 
     /// Whether a segment is being written (getDevState `record`).

@@ -20,12 +20,10 @@ pub fn open(board: Arc<BoardSpec>, _data_dir: &Path) -> HalResult<Hal> {
     let encoder = video::encoder(&board)?;
     let ptz = serial_ptz::open(&board)?;
     let gpio = &board.gpio;
-    let storage = match &board.storage {
-        Some(spec) => {
-            Some(Arc::new(storage::SdCard::new(&spec.path)) as Arc<dyn crate::storage::Storage>)
-        }
-        None => None,
-    };
+    let storage = board
+        .storage
+        .as_ref()
+        .map(|spec| Arc::new(storage::SdCard::new(&spec.path)) as Arc<dyn crate::storage::Storage>);
     Ok(Hal {
         video: Some(video),
         encoder,

@@ -317,7 +317,9 @@ fn linux_open_each(board: &BoardSpec) -> Vec<DeviceReport> {
     }
     if let Some(spec) = &board.storage {
         // The real slot: a card is there only when something is mounted at the path.
-        hal.storage = Some(Arc::new(ipcamd_hal::linux::storage::SdCard::new(&spec.path)));
+        hal.storage = Some(Arc::new(ipcamd_hal::linux::storage::SdCard::new(
+            &spec.path,
+        )));
     }
     // The devices that opened are exercised; the ones that did not replace their line.
     let mut reports = exercise(&hal);

@@ -381,3 +381,76 @@ fn test_scheduled_snapshots_go_to_the_card_then_to_ftp() {
     assert!(upload.path.starts_with("cams/Schedule_"), "{}", upload.path);
     assert_eq!(&upload.data[..2], &[0xFF, 0xD8]);
 }
+
+#[test]
+fn test_record_settings_refuse_bad_values_and_keep_the_stored_ones() {
+    let data = tempfile::tempdir().unwrap();
+    let camera = Camera::start(data.path());
+    let days = every_half_hour();
+    let schedule: Vec<(&str, &str)> = days.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let mut good = vec![
+        ("isEnable", "1"),
+        ("recordLevel", "2"),
+        ("spaceFullMode", "1"),
+        ("isEnableAudio", "0"),
+    ];
+    good.extend(schedule.iter().copied());
+    assert_eq!(camera.cgi("setScheduleRecordConfig", &good).result, 0);
+    for (field, value) in [
+        ("recordLevel", "6"),
+        ("spaceFullMode", "2"),
+        ("isEnable", "yes"),
+        ("schedule3", "281474976710656"),
+    ] {
+        let mut bad = good.clone();
+        bad.retain(|(k, _)| *k != field);
+        bad.push((field, value));
+        assert_eq!(
+            camera.cgi("setScheduleRecordConfig", &bad).result,
+            -1,
+            "{field}={value}"
+        );
+    }
+    let stored = camera.cgi("getScheduleRecordConfig", &[]);
+    assert_eq!(
+        (
+            stored.get("recordLevel"),
+            stored.get("spaceFullMode"),
+            stored.get("isEnable")
+        ),
+        ("2", "1", "1")
+    );
+    assert_eq!(
+        camera
+            .cgi("setScheduleRecordStreamChn", &[("chn", "2")])
+            .result,
+        -1
+    );
+    assert_eq!(
+        camera
+            .cgi("setScheduleRecordStreamChn", &[("chn", "1")])
+            .result,
+        0
+    );
+    assert_eq!(
+        camera.cgi("getScheduleRecordStreamChn", &[]).get("chn"),
+        "1"
+    );
+    let alarm = [
+        ("isEnablePreRecord", "1"),
+        ("preRecordSecs", "61"),
+        ("alarmRecordSecs", "30"),
+    ];
+    assert_eq!(camera.cgi("setAlarmRecordConfig", &alarm).result, -1);
+    let local = [
+        ("isEnableLocalAlarmRecord", "1"),
+        ("localAlarmRecordSecs", "0"),
+    ];
+    assert_eq!(camera.cgi("setLocalAlarmRecordConfig", &local).result, -1);
+    assert_eq!(
+        camera
+            .cgi("getLocalAlarmRecordConfig", &[])
+            .get("isEnableLocalAlarmRecord"),
+        "0"
+    );
+}

@@ -12,6 +12,7 @@ pub mod firmware;
 pub mod http;
 pub mod ir;
 pub mod ir_auto;
+pub mod listener;
 pub mod media;
 pub mod motion;
 pub mod multipart;

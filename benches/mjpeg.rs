@@ -141,7 +141,10 @@ fn main() {
         if let Some(media) = ipcamd::media::Media::start(&app) {
             let _ = app.media.set(media);
         }
-        tokio::spawn(ipcamd::http::serve(app, started.listener));
+        tokio::spawn(ipcamd::http::serve(
+            app,
+            started.listeners.endpoint(ipcamd::listener::Role::Web),
+        ));
         address
     });
     std::thread::sleep(Duration::from_secs(2));

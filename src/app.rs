@@ -79,11 +79,18 @@ pub struct App {
     pub alarms: crate::alarm::Alarms,
     /// IR LED controller.
     pub ir: crate::ir::IrController,
+    /// Listeners, firewall and ports.
+    pub net: crate::net::NetHandles,
 }
 
 impl App {
     /// Builds the application over an opened HAL and store, creating the factory admin.
-    pub fn new(hal: Hal, store: Store, data_dir: PathBuf) -> Result<Arc<App>, StartupError> {
+    pub fn new(
+        hal: Hal,
+        store: Store,
+        data_dir: PathBuf,
+        net: crate::net::NetHandles,
+    ) -> Result<Arc<App>, StartupError> {
         let accounts = Accounts::new();
         accounts
             .ensure_factory_admin(&store)
@@ -111,6 +118,7 @@ impl App {
             state: DeviceState::default(),
             data_dir,
             started: Instant::now(),
+            net,
         }))
     }
 

@@ -7,12 +7,13 @@ use std::sync::Arc;
 
 use ipcamd_hal::Hal;
 use ipcamd_hal::board::BoardSpec;
-use tokio::net::TcpListener;
 
 use std::time::Duration;
 
 use crate::app::{App, FIRMWARE_DIR, LogKind, Restart, StartupError};
 use crate::cgi::commands::config;
+use crate::listener::{Gate, Limits, Listeners, Role, tls};
+use crate::net::ports::{PortSettings, Ports};
 use crate::store::Store;
 
 /// Command-line options of the daemon.
@@ -36,13 +37,13 @@ impl Default for Options {
     }
 }
 
-/// A started daemon: its application object and bound listener.
+/// A started daemon: its application object, bound listeners and web address.
 pub struct Started {
     /// The application.
     pub app: Arc<App>,
-    /// The bound listener.
-    pub listener: TcpListener,
-    /// Where it listens.
+    /// Every listener (web, HTTPS, media), bound.
+    pub listeners: Arc<Listeners>,
+    /// Where the web listener listens.
     pub address: SocketAddr,
 }
 
@@ -50,41 +51,90 @@ fn err(context: &str, e: impl std::fmt::Display) -> StartupError {
     StartupError(format!("{context}: {e}"))
 }
 
-/// Opens everything and binds the listener, without serving yet.
+/// A stored port, or the board's factory value.
+fn stored_port(store: &Store, key: &str, factory: u16) -> u16 {
+    store
+        .setting("ports", key)
+        .ok()
+        .flatten()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(factory)
+}
+
+/// Opens everything and binds the listeners, without serving yet.
 pub async fn start(options: &Options) -> Result<Started, StartupError> {
     let board = BoardSpec::load(&options.board).map_err(|e| err("board file", e))?;
     std::fs::create_dir_all(&options.data)
         .map_err(|e| err(&format!("creating {}", options.data.display()), e))?;
     let store =
         Store::open(&options.data.join("ipcamd.db")).map_err(|e| err("settings store", e))?;
-    let hal = Hal::open(board, &options.data).map_err(|e| err("opening the board", e))?;
-    let app = App::new(hal, store, options.data.clone())?;
-    let address = match options.listen {
-        Some(address) => address,
-        None => {
-            let port: u16 = config::read_value(&app, "ports", "webPort")
-                .ok()
-                .and_then(|p| p.parse().ok())
-                .unwrap_or(app.hal.board.defaults.web_port);
-            let ip = app
-                .hal
-                .board
-                .defaults
-                .bind_address
-                .parse()
-                .map_err(|e| err("board file defaults.bind_address", e))?;
-            SocketAddr::new(ip, port)
-        }
+    let d = &board.defaults;
+    let factory = PortSettings {
+        web: d.web_port,
+        https: d.https_port,
+        media: d.media_port,
+        onvif: d.onvif_port,
     };
-    let listener = TcpListener::bind(address)
-        .await
-        .map_err(|e| err(&format!("binding {address}"), e))?;
-    let address = listener
-        .local_addr()
-        .map_err(|e| err("listener address", e))?;
+    let stored = PortSettings {
+        web: stored_port(&store, "webPort", factory.web),
+        https: stored_port(&store, "httpsPort", factory.https),
+        media: stored_port(&store, "mediaPort", factory.media),
+        onvif: stored_port(&store, "onvifPort", factory.onvif),
+    };
+    let (bind_ip, stored, ephemeral) = match options.listen {
+        Some(address) => (
+            address.ip(),
+            PortSettings {
+                web: address.port(),
+                ..stored
+            },
+            address.port() == 0,
+        ),
+        None => (
+            d.bind_address
+                .parse()
+                .map_err(|e| err("board file defaults.bind_address", e))?,
+            stored,
+            false,
+        ),
+    };
+    let gate = Gate::new(Limits::default());
+    gate.set_firewall(crate::net::firewall_from(|key| {
+        store
+            .setting("firewall", key)
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| "0".into())
+    }));
+    let listeners = Listeners::new(gate);
+    let names = vec![
+        "localhost".to_owned(),
+        "127.0.0.1".to_owned(),
+        board.identity.model_name.clone(),
+    ];
+    match tls::ensure_certificate(&options.data, &names).and_then(|created| {
+        if created {
+            tracing::debug!("HTTPS certificate created in the data directory");
+        }
+        tls::load_acceptor(&options.data)
+    }) {
+        Ok(acceptor) => listeners.set_tls(Role::Https, acceptor),
+        Err(e) => tracing::warn!(err = %e, "HTTPS is off: the certificate does not load"),
+    }
+    let ports = Ports::start(listeners.clone(), bind_ip, stored, factory, ephemeral)
+        .map_err(|e| err("binding the web port", e))?;
+    let address = ports
+        .local_addr(Role::Web)
+        .ok_or_else(|| StartupError("the web listener is not bound".into()))?;
+    let hal = Hal::open(board, &options.data).map_err(|e| err("opening the board", e))?;
+    let net = crate::net::NetHandles {
+        listeners: listeners.clone(),
+        ports: Arc::new(ports),
+    };
+    let app = App::new(hal, store, options.data.clone(), net)?;
     Ok(Started {
         app,
-        listener,
+        listeners,
         address,
     })
 }
@@ -101,8 +151,13 @@ pub enum Exit {
 /// Runs the daemon until a termination signal, a restart request, or a fatal error.
 pub async fn run(options: Options) -> Result<Exit, StartupError> {
     let started = start(&options).await?;
+    let https = started
+        .listeners
+        .local_addr(Role::Https)
+        .map(|a| format!(" and https://{a}"))
+        .unwrap_or_default();
     tracing::info!(
-        "ipcamd {} listening on http://{} with board \"{}\" ({})",
+        "ipcamd {} listening on http://{}{https} with board \"{}\" ({})",
         started.app.firmware_version,
         started.address,
         started.app.hal.board.board.name,
@@ -132,8 +187,11 @@ pub async fn run(options: Options) -> Result<Exit, StartupError> {
     crate::cgi::commands::ptz::start_up_self_test(&app);
     crate::alarm::start(&app);
     crate::ir::start(app.clone());
-    let probe = probe_address(started.address);
-    let serve = crate::http::serve(app.clone(), started.listener);
+    let listeners = started.listeners.clone();
+    let serve = crate::http::serve(app.clone(), listeners.endpoint(Role::Web));
+    for role in [Role::Https, Role::Media] {
+        tokio::spawn(crate::http::serve(app.clone(), listeners.endpoint(role)));
+    }
     // Ready: listening and the HAL is open. A freshly installed release confirms itself now.
     match crate::firmware::confirm(&app.data_dir.join(FIRMWARE_DIR)) {
         Ok(true) => tracing::info!("new firmware started; confirmed"),
@@ -153,7 +211,7 @@ pub async fn run(options: Options) -> Result<Exit, StartupError> {
                 app.clone(),
                 notifier.clone(),
                 interval,
-                probe,
+                listeners.clone(),
             ));
         }
     }
@@ -192,7 +250,7 @@ async fn feed_watchdog(
     app: Arc<App>,
     notifier: Arc<crate::systemd::Notifier>,
     interval: Duration,
-    probe: SocketAddr,
+    listeners: Arc<Listeners>,
 ) {
     let mut last_frames = None;
     loop {
@@ -203,7 +261,10 @@ async fn feed_watchdog(
             .map(|m| m.frames.load(std::sync::atomic::Ordering::Relaxed));
         let capture_ok = frames.is_none() || frames != last_frames;
         last_frames = frames;
-        let http_ok = http_probe(probe).await;
+        let http_ok = match listeners.local_addr(Role::Web) {
+            Some(bound) => http_probe(probe_address(bound)).await,
+            None => false,
+        };
         if capture_ok && http_ok {
             let _ = notifier.watchdog();
         } else {

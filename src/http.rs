@@ -1,5 +1,6 @@
 //! The HTTP server: hyper over tokio, with the limits a small camera needs (bounded header
-//! size, header and idle timeouts, a connection cap, capped uploads) and the route table:
+//! size, header and idle timeouts, capped uploads; admission and connection limits are
+//! [`crate::listener`]'s) and the route table:
 //! `/cgi-bin/CGIProxy.fcgi` and `/cgi-bin/CGIStream.cgi`; everything else is 404, never a file
 //! tree. Every reply that reached the CGI dispatcher is HTTP 200; the outcome is in `<result>`.
 
@@ -16,8 +17,6 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
 
 use crate::app::App;
 use crate::cgi::catalogue::Privilege;
@@ -25,8 +24,6 @@ use crate::cgi::query::Query;
 use crate::cgi::reply::{Reply, render_xml};
 use crate::cgi::{self, Outcome};
 
-/// Most simultaneous connections (each MJPEG viewer holds one).
-pub const MAX_CONNECTIONS: usize = 64;
 /// Largest request head (request line plus headers).
 pub const MAX_HEAD_BYTES: usize = 16 * 1024;
 /// Time a client gets to send its request head.
@@ -54,38 +51,77 @@ fn plain(status: StatusCode, text: &'static str) -> Response<Body> {
     response
 }
 
-/// Serves until the listener fails. Each connection runs in its own task.
-pub async fn serve(app: Arc<App>, listener: TcpListener) -> std::io::Result<()> {
-    let permits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
-    loop {
-        let (stream, peer) = match listener.accept().await {
-            Ok(accepted) => accepted,
-            Err(err) => {
-                // EMFILE and friends: back off instead of spinning.
-                tracing::warn!(%err, "accept failed");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                continue;
-            }
-        };
-        let Ok(permit) = permits.clone().try_acquire_owned() else {
-            tracing::warn!(%peer, "connection limit reached, dropping connection");
-            drop(stream);
-            continue;
-        };
-        let _ = stream.set_nodelay(true);
+/// Serves the connections of one listener role until the listeners shut down. Admission
+/// (firewall, connection limits) happened in [`crate::listener`]; each connection runs in its
+/// own task, counts as busy while a request is served or its reply streams, and is dropped when
+/// the gate evicts it to make room.
+pub async fn serve(app: Arc<App>, mut endpoint: crate::listener::Endpoint) -> std::io::Result<()> {
+    while let Some(admitted) = endpoint.accept().await {
         let app = app.clone();
         tokio::spawn(async move {
-            let service = service_fn(move |req| handle(app.clone(), peer, req));
+            let peer = admitted.peer;
+            let conn = match admitted.handshake().await {
+                Ok(conn) => conn,
+                Err(err) => {
+                    tracing::debug!(%peer, %err, "TLS handshake failed");
+                    return;
+                }
+            };
+            let ticket = Arc::new(conn.ticket);
+            let service_ticket = ticket.clone();
+            let service = service_fn(move |req| {
+                let busy = service_ticket.busy();
+                let app = app.clone();
+                async move {
+                    let response = handle(app, peer, req).await?;
+                    Ok::<_, Infallible>(
+                        response.map(|body| GuardedBody { body, _busy: busy }.boxed()),
+                    )
+                }
+            });
             let connection = http1::Builder::new()
                 .timer(TokioTimer::new())
                 .header_read_timeout(HEADER_TIMEOUT)
                 .max_buf_size(MAX_HEAD_BYTES)
-                .serve_connection(TokioIo::new(stream), service);
-            if let Err(err) = connection.await {
-                tracing::debug!(%peer, %err, "connection ended with an error");
+                .serve_connection(TokioIo::new(conn.stream), service);
+            tokio::select! {
+                result = connection => {
+                    if let Err(err) = result {
+                        tracing::debug!(%peer, %err, "connection ended with an error");
+                    }
+                }
+                _ = ticket.evicted() => {
+                    tracing::debug!(%peer, "idle connection gave way to a new one");
+                }
             }
-            drop(permit);
         });
+    }
+    Ok(())
+}
+
+/// A reply body that keeps its connection marked busy until it has been sent.
+struct GuardedBody {
+    body: Body,
+    _busy: crate::listener::BusyGuard,
+}
+
+impl hyper::body::Body for GuardedBody {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, std::io::Error>>> {
+        std::pin::Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.body.size_hint()
     }
 }
 

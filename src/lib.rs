@@ -16,6 +16,7 @@ pub mod listener;
 pub mod media;
 pub mod motion;
 pub mod multipart;
+pub mod net;
 pub mod ptz;
 pub mod selftest;
 pub mod state;

@@ -48,6 +48,10 @@ fn test_every_configuration_pair_round_trips_and_survives_restart() {
     let requests = example_requests();
     assert!(requests.len() >= 45, "{} setters", requests.len());
     for (section, setter, values) in &requests {
+        if *section == "ports" {
+            // Applied live: the camera would move away from this test (tests/cgi/network.rs).
+            continue;
+        }
         let params: Vec<(&str, &str)> = values
             .iter()
             .map(|(k, v)| (k.as_str(), v.as_str()))

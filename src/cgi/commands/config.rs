@@ -182,7 +182,7 @@ enum Rule {
     Text(usize),
     /// Text of 1 to this many characters.
     NonEmptyText(usize),
-    /// A dotted-quad address, or 0 for "unused".
+    /// A firewall entry: a dotted quad or its integer form, or 0 for "unused".
     IpOrZero,
 }
 
@@ -236,14 +236,10 @@ fn validate(section: &str, field: &FieldSpec, raw: &str) -> CgiResult<String> {
             check_text(field.name, raw, max)?;
             Ok(raw.to_owned())
         }
-        (Some(Rule::IpOrZero), _) => {
-            let raw = raw.trim();
-            if raw == "0" || raw.parse::<Ipv4Addr>().is_ok() {
-                Ok(raw.to_owned())
-            } else {
-                Err(CgiError::field(field.name, "not an IPv4 address"))
-            }
-        }
+        (Some(Rule::IpOrZero), _) => match crate::listener::firewall::parse_entry(raw) {
+            Some(entry) => Ok(crate::listener::firewall::entry_text(entry)),
+            None => Err(CgiError::field(field.name, "not an IPv4 address")),
+        },
         (_, FieldKind::Str) => {
             check_text(field.name, raw, DEFAULT_TEXT_LEN)?;
             Ok(raw.to_owned())
@@ -418,8 +414,10 @@ fn set_section(req: &Request) -> CgiResult<Reply> {
     if section.name == "rs485" {
         apply_serial_settings(req, &values)?;
     }
+    let pending = super::network::before_store(req, section.name, &values)?;
     let pairs: Vec<(&str, &str)> = values.iter().map(|(k, v)| (*k, v.as_str())).collect();
     req.app.store.set_section(section.name, &pairs)?;
+    super::network::after_store(req, pending);
     Ok(Reply::ok())
 }
 

@@ -13,6 +13,8 @@ use std::time::Duration;
 use crate::app::{App, FIRMWARE_DIR, LogKind, Restart, StartupError};
 use crate::cgi::commands::config;
 use crate::listener::{Gate, Limits, Listeners, Role, tls};
+use crate::net::NetEvent;
+use crate::net::ip::IpService;
 use crate::net::ports::{PortSettings, Ports};
 use crate::store::Store;
 
@@ -45,6 +47,8 @@ pub struct Started {
     pub listeners: Arc<Listeners>,
     /// Where the web listener listens.
     pub address: SocketAddr,
+    /// What the network services report (handled by [`run`]).
+    pub net_events: tokio::sync::mpsc::UnboundedReceiver<NetEvent>,
 }
 
 fn err(context: &str, e: impl std::fmt::Display) -> StartupError {
@@ -127,15 +131,23 @@ pub async fn start(options: &Options) -> Result<Started, StartupError> {
         .local_addr(Role::Web)
         .ok_or_else(|| StartupError("the web listener is not bound".into()))?;
     let hal = Hal::open(board, &options.data).map_err(|e| err("opening the board", e))?;
+    let (events, net_events) = tokio::sync::mpsc::unbounded_channel();
+    let apply_timeout = Duration::from_secs(hal.board.network.apply_timeout_secs.into());
+    let ip = hal
+        .network
+        .clone()
+        .map(|network| IpService::new(network, apply_timeout, events.clone()));
     let net = crate::net::NetHandles {
         listeners: listeners.clone(),
         ports: Arc::new(ports),
+        ip,
     };
     let app = App::new(hal, store, options.data.clone(), net)?;
     Ok(Started {
         app,
         listeners,
         address,
+        net_events,
     })
 }
 
@@ -184,6 +196,7 @@ pub async fn run(options: Options) -> Result<Exit, StartupError> {
         }));
     }
     config::apply_image_settings(&app);
+    start_network(&app, started.net_events);
     crate::cgi::commands::ptz::start_up_self_test(&app);
     crate::alarm::start(&app);
     crate::ir::start(app.clone());
@@ -230,6 +243,36 @@ pub async fn run(options: Options) -> Result<Exit, StartupError> {
         let _ = notifier.stopping();
     }
     Ok(exit)
+}
+
+/// Applies the stored network settings and stores what the network services fall back to.
+fn start_network(app: &Arc<App>, mut events: tokio::sync::mpsc::UnboundedReceiver<NetEvent>) {
+    if let Some(ip) = &app.net.ip {
+        let stored =
+            crate::net::ip_mode_from(|k| config::read_value(app, "ip", k).unwrap_or_default());
+        match stored {
+            Ok(mode) => ip.boot(mode),
+            Err((field, why)) => {
+                tracing::warn!(field, why, "stored IP setting unusable; using DHCP");
+                ip.boot(ipcamd_hal::net::IpMode::Dhcp);
+            }
+        }
+    }
+    let app = app.clone();
+    tokio::spawn(async move {
+        while let Some(event) = events.recv().await {
+            match event {
+                NetEvent::IpFellBack(mode) => {
+                    let fields = crate::net::ip_fields(&mode);
+                    let pairs: Vec<(&str, &str)> =
+                        fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                    if let Err(err) = app.store.set_section("ip", &pairs) {
+                        tracing::warn!(%err, "could not store the restored IP setting");
+                    }
+                }
+            }
+        }
+    });
 }
 
 fn probe_address(bound: SocketAddr) -> SocketAddr {

@@ -301,3 +301,86 @@ fn test_half_open_floods_do_not_keep_the_administrator_out() {
     assert_eq!(admin.result, 0);
     drop((one_address, many));
 }
+
+fn ip_info(cam: &Camera) -> (String, String, String, String) {
+    let info = cam.cgi("getIPInfo", &[]);
+    assert_eq!(info.result, 0);
+    (
+        info.get("isDHCP").to_owned(),
+        info.get("ip").to_owned(),
+        info.get("gate").to_owned(),
+        info.get("mask").to_owned(),
+    )
+}
+
+/// Waits for a log line containing `text`.
+fn await_log(cam: &Camera, text: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if let Ok(line) = cam.log.recv_timeout(Duration::from_millis(200)) {
+            if line.contains(text) {
+                return line;
+            }
+        }
+    }
+    panic!("no log line with {text:?}");
+}
+
+#[test]
+fn test_ip_settings_apply_live_and_fall_back_when_they_do_not_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let cam = Camera::start(dir.path());
+    // The simulated LAN's DHCP lease, live.
+    let dhcp = (
+        "1".to_owned(),
+        "192.168.1.123".to_owned(),
+        "192.168.1.1".to_owned(),
+        "255.255.255.0".to_owned(),
+    );
+    assert_eq!(ip_info(&cam), dhcp);
+    let fixed = [
+        ("isDHCP", "0"),
+        ("ip", "192.168.1.88"),
+        ("gate", "192.168.1.1"),
+        ("mask", "255.255.255.0"),
+        ("dns1", "192.168.1.1"),
+        ("dns2", "0.0.0.0"),
+    ];
+    assert_eq!(cam.cgi("setIpInfo", &fixed).result, 0);
+    let static_info = (
+        "0".to_owned(),
+        "192.168.1.88".to_owned(),
+        "192.168.1.1".to_owned(),
+        "255.255.255.0".to_owned(),
+    );
+    wait_until("the static address is in force", || {
+        ip_info(&cam) == static_info
+    });
+    await_log(&cam, "IP setting applied and working");
+    // An address another host already has never comes up: back to .88 within the bound.
+    let taken = [("ip", "192.168.1.2")];
+    assert_eq!(cam.cgi("setIpInfo", &taken).result, 0);
+    let line = await_log(&cam, "did not work");
+    assert!(line.contains("gateway"), "the log says why: {line}");
+    assert_eq!(ip_info(&cam), static_info);
+    // The setting in force is what is stored: it comes back after a restart.
+    let cam = cam.restart();
+    wait_until("the stored setting is applied at boot", || {
+        ip_info(&cam) == static_info
+    });
+    // Bad input changes nothing.
+    for bad in [
+        [("mask", "255.0.255.0")],
+        [("ip", "192.168.1.x")],
+        [("ip", "192.168.1.255")],
+        [("gate", "10.9.9.9")],
+        [("dns1", "224.0.0.1")],
+    ] {
+        assert_eq!(cam.cgi("setIpInfo", &bad).result, -1, "{bad:?}");
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(ip_info(&cam), static_info);
+    // Back to DHCP.
+    assert_eq!(cam.cgi("setIpInfo", &[("isDHCP", "1")]).result, 0);
+    wait_until("DHCP is back", || ip_info(&cam) == dhcp);
+}

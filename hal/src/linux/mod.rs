@@ -39,6 +39,9 @@ pub fn open(board: Arc<BoardSpec>, _data_dir: &Path) -> HalResult<Hal> {
         ptz,
         clock: Arc::new(OffsetClock::default()),
         storage,
+        network: None,
+        wifi: None,
+        pppoe: None,
         board,
         sim: None,
     })

@@ -380,6 +380,9 @@ fn kind_default(section: &str, field: &str) -> String {
 /// A getter of [`SECTIONS`]: every field the guide lists, stored or default, plus the alternate
 /// spellings the guide prints for some of them.
 fn get_section(req: &Request) -> CgiResult<Reply> {
+    if req.spec.name == "getIPInfo" {
+        return super::network::get_ip_info(req);
+    }
     let section =
         section_of(req.spec.name).ok_or_else(|| CgiError::Unknown("no section".into()))?;
     let mut fields = Fields::new();

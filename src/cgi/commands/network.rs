@@ -2,8 +2,10 @@
 //! setFirewallConfig takes effect at the next accept. The plain section setter
 //! ([`super::config`]) validates and stores; these hooks run around the store write.
 
+use std::net::Ipv4Addr;
 use std::time::Duration;
 
+use super::super::reply::{Fields, Reply};
 use super::super::{CgiError, CgiResult, Request};
 use super::config::read_value;
 use crate::listener::firewall::Firewall;
@@ -21,6 +23,8 @@ pub enum Pending {
     Ports(PortMove),
     /// The firewall to enforce.
     Firewall(Firewall),
+    /// The interface's new IPv4 setting.
+    Ip(ipcamd_hal::net::IpMode),
 }
 
 fn merged(req: &Request, section: &str, values: &[(&'static str, String)], name: &str) -> String {
@@ -70,14 +74,51 @@ pub fn before_store(
             }
             Ok(Pending::Firewall(firewall))
         }
+        "ip" => {
+            let mode = crate::net::ip_mode_from(|name| merged(req, section, values, name))
+                .map_err(|(field, why)| CgiError::field(field, why))?;
+            if req.app.net.ip.is_none() {
+                tracing::info!("setIpInfo: this board has no network role");
+                return Err(CgiError::Exec("no network interface to configure".into()));
+            }
+            Ok(Pending::Ip(mode))
+        }
         _ => Ok(Pending::Nothing),
     }
+}
+
+/// getIPInfo: what the interface has now (the stored setting where the board has no network
+/// role to ask).
+pub fn get_ip_info(req: &Request) -> CgiResult<Reply> {
+    let Some(ip) = &req.app.net.ip else {
+        let mut fields = Fields::new();
+        for name in ["isDHCP", "ip", "gate", "mask", "dns1", "dns2"] {
+            fields.push(name, read_value(req.app, "ip", name)?);
+        }
+        return Ok(Reply::Xml(fields));
+    };
+    let status = ip.status()?;
+    let zero = Ipv4Addr::UNSPECIFIED;
+    let (address, prefix_len) = status.address.unwrap_or((zero, 0));
+    let mut fields = Fields::new();
+    fields.push("isDHCP", u8::from(status.dhcp));
+    fields.push("ip", address.to_string());
+    fields.push("gate", status.gateway.unwrap_or(zero).to_string());
+    fields.push("mask", ipcamd_hal::net::prefix_mask(prefix_len).to_string());
+    fields.push("dns1", status.dns.first().unwrap_or(&zero).to_string());
+    fields.push("dns2", status.dns.get(1).unwrap_or(&zero).to_string());
+    Ok(Reply::Xml(fields))
 }
 
 /// Applies what [`before_store`] prepared, once the values are stored.
 pub fn after_store(req: &Request, pending: Pending) {
     match pending {
         Pending::Nothing => {}
+        Pending::Ip(mode) => {
+            if let Some(ip) = &req.app.net.ip {
+                ip.apply_after_reply(mode);
+            }
+        }
         Pending::Firewall(firewall) => {
             tracing::info!(
                 enabled = firewall.enabled,

@@ -137,10 +137,18 @@ pub async fn start(options: &Options) -> Result<Started, StartupError> {
         .network
         .clone()
         .map(|network| IpService::new(network, apply_timeout, events.clone()));
+    let time_setting = |key: &str| store.setting("time", key).ok().flatten();
+    let ntp = crate::net::ntp::Ntp::new(crate::net::ntp::TimeSource {
+        ntp: time_setting("timeSource").is_none_or(|s| s == "0"),
+        server: time_setting("ntpServer")
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| crate::net::ntp::FACTORY_SERVER.into()),
+    });
     let net = crate::net::NetHandles {
         listeners: listeners.clone(),
         ports: Arc::new(ports),
         ip,
+        ntp,
     };
     let app = App::new(hal, store, options.data.clone(), net)?;
     Ok(Started {

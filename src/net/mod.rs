@@ -3,6 +3,7 @@
 //! Each is built from the HAL roles it drives and the listener layer, never from `App`.
 
 pub mod ip;
+pub mod ntp;
 pub mod ports;
 
 use std::net::Ipv4Addr;
@@ -21,6 +22,8 @@ pub struct NetHandles {
     pub ports: Arc<ports::Ports>,
     /// The interface's IPv4 settings, where the board has a network role.
     pub ip: Option<Arc<ip::IpService>>,
+    /// Time from the network.
+    pub ntp: ntp::Ntp,
 }
 
 /// What the network services report to the composition root.

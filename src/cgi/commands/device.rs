@@ -189,7 +189,7 @@ fn get_dev_state(req: &Request) -> CgiResult<Reply> {
         .with("sdState", sd_state)
         .with("sdFreeSpace", space.map_or(0, |s| s.free / 1024))
         .with("sdTotalSpace", space.map_or(0, |s| s.total / 1024))
-        .with("ntpState", state.ntp.get())
+        .with("ntpState", app.net.ntp.state())
         .with("ddnspState", ddns)
         .with("ddnsState", ddns)
         .with("url", read_value(app, "ddns", "hostName")?)
@@ -231,7 +231,7 @@ fn get_system_time(req: &Request) -> CgiResult<Reply> {
 fn time_value(app: &App, name: &str) -> CgiResult<String> {
     let value = read_value(app, "time", name)?;
     Ok(match (name, value.is_empty()) {
-        ("ntpServer", true) => "time.nist.gov".into(),
+        ("ntpServer", true) => crate::net::ntp::FACTORY_SERVER.into(),
         (_, true) => "0".into(),
         _ => value,
     })
@@ -308,6 +308,10 @@ fn set_system_time(req: &Request) -> CgiResult<Reply> {
     if !pairs.is_empty() {
         req.app.store.set_section("time", &pairs)?;
     }
+    req.app.net.ntp.configure(crate::net::ntp::TimeSource {
+        ntp: !manual,
+        server: setting("ntpServer")?,
+    });
     Ok(Reply::ok())
 }
 

@@ -34,12 +34,15 @@
 pub mod detector;
 pub mod gate;
 pub mod grid;
+pub mod kernel;
 pub mod luma;
 pub mod schedule;
+mod simd;
 
 pub use detector::{
     Detector, IR_SWITCH_BLANKING, LumaFrame, MotionConfig, MotionEvent, MotionStatus, Sensitivity,
 };
 pub use gate::AlarmGate;
 pub use grid::{AreaMask, GRID_SIZE, MaskError};
+pub use kernel::Kernel;
 pub use schedule::{LocalTime, Schedule};

@@ -51,13 +51,16 @@
 //! re-learned on the new picture, and reports nothing until it ends.
 //!
 //! The per-frame path does not allocate (the reference is allocated on the first frame and
-//! when the frame size changes) and uses no `unsafe`; the inner loop is a plain zip over a
-//! row segment with widening integer arithmetic, which LLVM vectorises for SSE2 and NEON.
+//! when the frame size changes) and reads each pixel of the frame and of the reference once.
+//! The per-pixel work is [`super::kernel`]'s: SSE2 or NEON where the CPU has it, else the
+//! scalar reference, with identical results.
 
 use std::time::{Duration, Instant};
 
+use super::dispatch::Kernel;
 use super::gate::AlarmGate;
 use super::grid::{AreaMask, GRID_SIZE};
+use super::kernel::{Band, CellMoments, learn_row};
 use super::schedule::{LocalTime, Schedule};
 
 /// Blanking after an IR LED / IR cut / day-night switch.
@@ -69,15 +72,6 @@ pub const LOCAL_GAIN_SLACK: f64 = 2.0;
 
 /// Consecutive frames with fired cells needed for an alarm.
 pub const FRAMES_TO_CONFIRM: u32 = 2;
-
-/// Shift of the reference update: the reference moves 1/2^shift towards each frame.
-const REFERENCE_SHIFT: u32 = 4;
-
-/// Current luma at or above this, over a reference at or above mid-grey, is clipped.
-const CLIP_HIGH: u16 = 252;
-
-/// Current luma at or below this, over a reference below mid-grey, is clipped.
-const CLIP_LOW: u16 = 3;
 
 /// Least variance of the reference within a cell (luma levels²) for the cell to vote on the
 /// scene's lighting gain with its own slope.
@@ -255,81 +249,6 @@ impl<'a> LumaFrame<'a> {
     }
 }
 
-/// Moments of one row segment (a cell's part of one row).
-#[derive(Debug, Clone, Copy, Default)]
-struct SegmentMoments {
-    n: u32,
-    c: u32,
-    r: u32,
-    cc: u32,
-    rr: u32,
-    cr: u32,
-}
-
-/// Moments of one cell.
-#[derive(Debug, Clone, Copy, Default)]
-struct CellMoments {
-    n: u64,
-    c: u64,
-    r: u64,
-    cc: u64,
-    rr: u64,
-    cr: u64,
-}
-
-impl CellMoments {
-    fn add(&mut self, s: SegmentMoments) {
-        self.n += u64::from(s.n);
-        self.c += u64::from(s.c);
-        self.r += u64::from(s.r);
-        self.cc += u64::from(s.cc);
-        self.rr += u64::from(s.rr);
-        self.cr += u64::from(s.cr);
-    }
-}
-
-/// The hot loop: moments of `current` against the reference, and the reference update.
-///
-/// Segments are at most a tenth of a row: with luma ≤ 255 the u32 sums cannot overflow
-/// below 66 051 pixels per segment, far beyond any frame width.
-#[inline]
-fn segment_moments(current: &[u8], reference: &mut [u16]) -> SegmentMoments {
-    let mut m = SegmentMoments::default();
-    for (&c, slot) in current.iter().zip(reference.iter_mut()) {
-        let stored = *slot;
-        // Reference luma rounded to 0..=255 (stored ≤ 255·16).
-        let r = (stored + 8) >> REFERENCE_SHIFT;
-        let c16 = u16::from(c);
-        // Clipped pixels leave the lighting model: saturated where the reference was bright
-        // already, or crushed to black where it was dark. Branch-free (0 or 1).
-        let r_bright = u16::from(r >= 128);
-        let clipped = (u16::from(c16 >= CLIP_HIGH) & r_bright)
-            | (u16::from(c16 <= CLIP_LOW) & (1 - r_bright));
-        let keep = 1 - clipped;
-        let (ck, rk) = (c16 * keep, r * keep);
-        m.n += u32::from(keep);
-        m.c += u32::from(ck);
-        m.r += u32::from(rk);
-        // u8·u8 fits u16: lets the compiler use 16-bit multiplies (pmullw, vmull.u8).
-        m.cc += u32::from(ck * ck);
-        m.rr += u32::from(rk * rk);
-        m.cr += u32::from(ck * rk);
-        // Running average in i16: both terms are ≤ 4080, the difference fits.
-        let target = (c16 << REFERENCE_SHIFT) as i16;
-        let old = stored as i16;
-        *slot = (old + ((target - old) >> REFERENCE_SHIFT)) as u16;
-    }
-    m
-}
-
-/// Copies a row into the reference (learning, blanking).
-#[inline]
-fn learn_row(current: &[u8], reference: &mut [u16]) {
-    for (&c, slot) in current.iter().zip(reference.iter_mut()) {
-        *slot = u16::from(c) << REFERENCE_SHIFT;
-    }
-}
-
 /// Median of `values` (the upper one for an even count); reorders them. 0 when empty.
 fn median(values: &mut [f64]) -> f64 {
     if values.is_empty() {
@@ -436,6 +355,7 @@ fn grid_edges(len: usize) -> [usize; GRID_SIZE + 1] {
 /// The motion detector of one video stream. Feed it frames with [`Detector::feed`].
 pub struct Detector {
     config: MotionConfig,
+    kernel: Kernel,
     reference: Vec<u16>,
     width: usize,
     height: usize,
@@ -448,11 +368,18 @@ pub struct Detector {
 }
 
 impl Detector {
-    /// A detector with `config`; it learns the scene from the first frame.
+    /// A detector with `config`; it learns the scene from the first frame. It runs the
+    /// fastest kernel of this CPU ([`Kernel::detect`]).
     pub fn new(config: MotionConfig) -> Detector {
+        Detector::with_kernel(config, Kernel::detect())
+    }
+
+    /// A detector that runs `kernel` (the same results with any; for benchmarks and tests).
+    pub fn with_kernel(config: MotionConfig, kernel: Kernel) -> Detector {
         let gate = AlarmGate::new(config.trigger_interval, config.snap_interval);
         Detector {
             config,
+            kernel,
             reference: Vec::new(),
             width: 0,
             height: 0,
@@ -599,24 +526,21 @@ impl Detector {
         let rows = grid_edges(self.height);
         let mut moments = [[CellMoments::default(); GRID_SIZE]; GRID_SIZE];
         let mut cell_pixels = [[0usize; GRID_SIZE]; GRID_SIZE];
-        let mut reference_rows = self.reference.chunks_exact_mut(width);
+        let mut reference = &mut self.reference[..];
         for (cell_row, (moments_row, pixels_row)) in
             moments.iter_mut().zip(cell_pixels.iter_mut()).enumerate()
         {
-            for y in rows[cell_row]..rows[cell_row + 1] {
-                let Some(reference) = reference_rows.next() else {
-                    break;
-                };
-                let current = frame.row(y);
-                for (col, cell) in moments_row.iter_mut().enumerate() {
-                    let (start, end) = (cols[col], cols[col + 1]);
-                    cell.add(segment_moments(
-                        &current[start..end],
-                        &mut reference[start..end],
-                    ));
-                }
-            }
             let cell_height = rows[cell_row + 1] - rows[cell_row];
+            let (band_reference, rest) = reference.split_at_mut(cell_height * width);
+            reference = rest;
+            let band = Band {
+                data: frame.data,
+                stride: frame.stride,
+                first_row: rows[cell_row],
+                width,
+                reference: band_reference,
+            };
+            self.kernel.band(band, &cols, moments_row);
             for (col, pixels) in pixels_row.iter_mut().enumerate() {
                 *pixels = (cols[col + 1] - cols[col]) * cell_height;
             }
@@ -1019,6 +943,36 @@ mod tests {
             .collect();
         assert_eq!(got, expected);
         assert_eq!(d.cell_scores(), packed.cell_scores());
+    }
+
+    #[test]
+    fn test_detector_every_kernel_same_scores_and_events() {
+        let mut noise = Noise(0x0bad_cafe);
+        let mut frames = square_scene();
+        frames.extend((0..10).map(|_| with_noise(&background(2), &mut noise, 40)));
+        frames.push(lit(&background(2), 1.6, 20.0));
+        let t0 = Instant::now();
+        let mut scalar = Detector::with_kernel(enabled(Sensitivity::High), Kernel::Scalar);
+        for kernel in Kernel::available() {
+            let mut d = Detector::with_kernel(enabled(Sensitivity::High), kernel);
+            for (i, data) in frames.iter().enumerate() {
+                let frame = LumaFrame::new(data, W, H, W).unwrap();
+                let at = t0 + FRAME * i as u32;
+                let expected = scalar.feed(&frame, at, monday_noon());
+                assert_eq!(
+                    d.feed(&frame, at, monday_noon()),
+                    expected,
+                    "{kernel:?} frame {i}"
+                );
+                assert_eq!(
+                    d.cell_scores(),
+                    scalar.cell_scores(),
+                    "{kernel:?} frame {i}"
+                );
+                assert_eq!(d.reference, scalar.reference, "{kernel:?} frame {i}");
+            }
+            scalar = Detector::with_kernel(enabled(Sensitivity::High), Kernel::Scalar);
+        }
     }
 
     #[test]

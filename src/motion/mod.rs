@@ -32,14 +32,18 @@
 //! ```
 
 pub mod detector;
+pub mod dispatch;
 pub mod gate;
 pub mod grid;
+pub mod kernel;
 pub mod luma;
 pub mod schedule;
+mod simd;
 
 pub use detector::{
     Detector, IR_SWITCH_BLANKING, LumaFrame, MotionConfig, MotionEvent, MotionStatus, Sensitivity,
 };
+pub use dispatch::Kernel;
 pub use gate::AlarmGate;
 pub use grid::{AreaMask, GRID_SIZE, MaskError};
 pub use schedule::{LocalTime, Schedule};

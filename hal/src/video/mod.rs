@@ -4,7 +4,8 @@
 //!
 //! Submodules hold the pure, device-independent picture work every backend and the daemon
 //! share: [`convert`] (pixel-format conversion, mirror/flip), [`jpeg`] (the software JPEG
-//! encoder), [`overlay`] (OSD text and privacy masks) and [`y4m`] (YUV4MPEG2 file reading).
+//! encoder), [`overlay`] (OSD text and privacy masks), [`pacing`] (which captured frames a
+//! stream at a configured rate sends) and [`y4m`] (YUV4MPEG2 file reading).
 //!
 //! A capture loop in the daemon (one thread per stream):
 //! 1. `source.configure(CaptureConfig { .. })` when the stream settings change;
@@ -20,6 +21,7 @@ pub mod convert;
 pub mod encoded;
 pub mod jpeg;
 pub mod overlay;
+pub mod pacing;
 pub mod y4m;
 
 use std::sync::Arc;

@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use ipcamd_hal::video::overlay::{self, Rect};
+use ipcamd_hal::video::pacing::FramePacer;
 use ipcamd_hal::video::{CaptureConfig, Encoder, Frame, PixelFormat, VideoSource, convert};
 use tokio::sync::{broadcast, mpsc, watch};
 
@@ -258,7 +259,10 @@ fn capture_loop(media: &std::sync::Weak<Media>) {
     let mut settings: Option<MediaSettings> = None;
     let mut sub_buffer: Vec<u8> = Vec::new();
     let mut jpeg: Vec<u8> = Vec::new();
-    let mut next_sub_frame = Instant::now();
+    // The MJPEG sub stream's slots at its configured rate (counted from the slot, so the wait
+    // for the next captured frame does not add up: issue 16's 11.7 of 15 fps).
+    let mut sub_pacer = FramePacer::new(1);
+    let mut sub_viewed = false;
     let mut backoff = Duration::from_millis(100);
     let mut motion = MotionWatch::default();
     let mut next_light_sample = Instant::now();
@@ -306,6 +310,8 @@ fn capture_loop(media: &std::sync::Weak<Media>) {
                 continue;
             }
         };
+        // Paced by arrival: capture timestamps may come from another clock (V4L2 monotonic).
+        let arrived = Instant::now();
         let frame = orient(&media, frame);
         let action = motion.observe(&media, &current, &frame);
         observe_scene_light(&media.parts.ir, &frame, &mut next_light_sample);
@@ -343,10 +349,13 @@ fn capture_loop(media: &std::sync::Weak<Media>) {
         let frame = Arc::new(frame);
         media.latest.send_replace(Some(frame.clone()));
         media.frames.fetch_add(1, Ordering::Release);
-        let now = Instant::now();
-        if media.viewers() > 0 && current.sub_is_mjpeg && now >= next_sub_frame {
-            next_sub_frame =
-                now.max(next_sub_frame) + Duration::from_secs(1) / current.sub.fps.max(1);
+        let viewed = media.viewers() > 0 && current.sub_is_mjpeg;
+        if viewed && !sub_viewed {
+            sub_pacer.reset();
+        }
+        sub_viewed = viewed;
+        sub_pacer.set_fps(current.sub.fps);
+        if viewed && sub_pacer.admit(arrived) {
             match encode_sub(
                 &*media.parts.encoder,
                 &frame,

@@ -2,7 +2,8 @@
 # Installs what the ARMv7 build and the qemu-user test run need, idempotently, on Debian 12:
 # Debian's Rust 1.85 (rustc-web) with its armhf standard library, the ARM gcc and sysroot,
 # Debian's clippy for it (rust-web-clippy), qemu-user, libclang for v4l's bindgen step, and
-# systemd (systemd-analyze) and sqlite3 for the checks. No Docker, no rustup targets.
+# systemd (systemd-analyze) and sqlite3 for the checks, cmake and nasm for libjpeg-turbo (built
+# from source by turbojpeg-sys; nasm assembles its x86 SIMD). No Docker, no rustup targets.
 set -euo pipefail
 
 RUST_DEB_VERSION=1.85.0+dfsg3-1~deb12u3
@@ -22,7 +23,9 @@ have_all() {
         [ -d /usr/arm-linux-gnueabihf/include ] &&
         ls /usr/lib/llvm-*/lib/libclang*.so* >/dev/null 2>&1 &&
         command -v sqlite3 >/dev/null &&
-        command -v systemd-analyze >/dev/null
+        command -v systemd-analyze >/dev/null &&
+        command -v cmake >/dev/null &&
+        command -v nasm >/dev/null
 }
 
 if have_all; then
@@ -41,7 +44,7 @@ $SUDO apt-get install -y -q \
     "libstd-rust-web-dev=$RUST_DEB_VERSION" "libstd-rust-web-1.85=$RUST_DEB_VERSION" \
     "rust-web-clippy=$RUST_DEB_VERSION" \
     gcc-arm-linux-gnueabihf libc6-dev-armhf-cross qemu-user libclang-dev clang \
-    systemd sqlite3 binutils-arm-linux-gnueabihf
+    systemd sqlite3 binutils-arm-linux-gnueabihf cmake nasm
 
 if [ "$(cat "$STD_MARKER" 2>/dev/null)" != "$RUST_DEB_VERSION" ]; then
     # `apt-get install libstd-rust-web-dev:armhf` clashes on liblzma5; unpack the .deb instead.

@@ -1,14 +1,16 @@
 //! JPEG encoding benchmark: encode time per frame and JPEG size for simulated 1280×720 and
-//! 640×480 I420 frames, comparing the candidate pure-Rust encoders:
+//! 640×480 I420 frames, comparing the encoders:
 //!
-//! - `SoftwareJpegEncoder` (the HAL's: `jpeg-encoder` fed I420 rows directly, 4:2:0);
+//! - libjpeg-turbo (`TurboJpegEncoder`, with `--features turbojpeg`: I420 planes in, 4:2:0);
+//! - `PureRustJpegEncoder` (`jpeg-encoder` fed I420 rows directly, 4:2:0): the reference;
 //! - `jpeg-encoder` fed a 4:4:4 YCbCr picture (upsampling counted in the time);
 //! - the `image` crate's `JpegEncoder` fed RGB (I420→RGB conversion counted in the time).
 //!
 //! Also prints the simulated sensor's frame production cost and a whole per-frame pipeline
 //! (OSD text + two privacy masks + encode), and counts heap allocations per call with a
 //! counting global allocator. Run with
-//! `cargo bench -p ipcamd-hal --bench jpeg_encode` (release profile, like the device build).
+//! `cargo bench -p ipcamd-hal --features turbojpeg --bench jpeg_encode` (release profile, like
+//! the device build).
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
@@ -17,6 +19,7 @@ use std::time::{Duration, Instant};
 
 use ipcamd_hal::board::BoardSpec;
 use ipcamd_hal::sim::video::{SimVideo, SoftwareJpegEncoder};
+use ipcamd_hal::video::jpeg::PureRustJpegEncoder;
 use ipcamd_hal::video::overlay::{Rect, black_rect, draw_text};
 use ipcamd_hal::video::{CaptureConfig, Encoder, Frame, VideoSource};
 
@@ -188,21 +191,43 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let mut scratch = Vec::new();
         for quality in [50u8, 85] {
             let mut i = 0usize;
-            let ms = time_per_call(budget, || {
+            let reference = time_per_call(budget, || {
                 i += 1;
                 let frame = &frames[i % frames.len()];
-                SoftwareJpegEncoder
+                PureRustJpegEncoder
                     .encode_jpeg(frame, quality, &mut out)
                     .expect("encode");
                 black_box(&out);
             });
             row(
-                "jpeg-encoder, I420 rows (chosen)",
+                "jpeg-encoder, I420 rows (reference)",
                 &size,
                 &quality.to_string(),
-                &ms,
+                &reference,
                 Some(out.len()),
             );
+            #[cfg(feature = "turbojpeg")]
+            {
+                let turbo = time_per_call(budget, || {
+                    i += 1;
+                    let frame = &frames[i % frames.len()];
+                    ipcamd_hal::video::jpeg::TurboJpegEncoder
+                        .encode_jpeg(frame, quality, &mut out)
+                        .expect("encode");
+                    black_box(&out);
+                });
+                row(
+                    "libjpeg-turbo, I420 planes",
+                    &size,
+                    &quality.to_string(),
+                    &turbo,
+                    Some(out.len()),
+                );
+                println!(
+                    "  -> libjpeg-turbo takes {:.2}x the CPU time of jpeg-encoder ({size} q{quality})",
+                    turbo.cpu_ms / reference.cpu_ms
+                );
+            }
             let ms = time_per_call(budget, || {
                 i += 1;
                 let frame = &frames[i % frames.len()];
@@ -281,7 +306,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             black_box(&out);
         });
         row(
-            "pipeline: copy + OSD + 2 masks + encode",
+            &format!("pipeline: copy+OSD+masks+{}", SoftwareJpegEncoder::LIBRARY),
             &size,
             "85",
             &ms,

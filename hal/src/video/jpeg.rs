@@ -1,18 +1,50 @@
 //! The software JPEG encoder ([`SoftwareJpegEncoder`]): baseline JFIF, 4:2:0 for colour
-//! frames, built on the pure-Rust `jpeg-encoder` crate. Planar I420 and packed YUYV are fed
-//! to it row by row straight from the frame (no intermediate RGB or 4:4:4 picture); Gray8 is
-//! encoded as a one-component JPEG; MJPEG frames are copied through untouched.
+//! frames. With the `turbojpeg` feature (the device build, `linux` turns it on) it is
+//! libjpeg-turbo with its SIMD (SSE2/AVX2 on x86_64, NEON on ARM, checked at run time),
+//! built from source by `turbojpeg-sys` ([`TurboJpegEncoder`]); otherwise, and as the
+//! benchmark's reference, the pure-Rust `jpeg-encoder` crate ([`PureRustJpegEncoder`]).
+//! Planar I420 goes to either as planes straight from the frame (no RGB or 4:4:4 picture);
+//! YUYV is fed row by row to `jpeg-encoder` and converted to I420 in a reused per-thread buffer
+//! for libjpeg-turbo; Gray8 is encoded as a one-component JPEG; MJPEG frames are copied
+//! through untouched.
 //!
-//! Chosen over the `image` crate's encoder on measured speed and size (`benches/jpeg_encode.rs`).
+//! Measured in `benches/jpeg_encode.rs` (`scripts/bench.sh` prints both side by side).
 
 use jpeg_encoder::{ColorType, EncodingError, ImageBuffer, JpegColorType, SamplingFactor};
 
 use crate::video::{Encoder, Frame, PixelFormat, convert};
 use crate::{HalError, HalErrorKind, HalResult};
 
-/// Software JPEG encoder; stateless, so one instance serves every stream concurrently.
+/// The HAL's software JPEG encoder: [`TurboJpegEncoder`] when built with the `turbojpeg`
+/// feature, else [`PureRustJpegEncoder`]. One instance serves every stream concurrently.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct SoftwareJpegEncoder;
+
+impl SoftwareJpegEncoder {
+    /// Which library encodes ("libjpeg-turbo" or "jpeg-encoder"), for logs and benchmarks.
+    pub const LIBRARY: &'static str = if cfg!(feature = "turbojpeg") {
+        "libjpeg-turbo"
+    } else {
+        "jpeg-encoder"
+    };
+}
+
+impl Encoder for SoftwareJpegEncoder {
+    fn encode_jpeg(&self, frame: &Frame, quality: u8, out: &mut Vec<u8>) -> HalResult<()> {
+        #[cfg(feature = "turbojpeg")]
+        {
+            TurboJpegEncoder.encode_jpeg(frame, quality, out)
+        }
+        #[cfg(not(feature = "turbojpeg"))]
+        {
+            PureRustJpegEncoder.encode_jpeg(frame, quality, out)
+        }
+    }
+}
+
+/// The pure-Rust encoder (`jpeg-encoder`); stateless.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct PureRustJpegEncoder;
 
 /// An I420 picture seen as the YCbCr rows the encoder asks for (chroma repeated to full
 /// resolution; the encoder's 2×2 subsampling averages it back to the original samples).
@@ -100,42 +132,67 @@ fn invalid(what: impl Into<String>) -> HalError {
     HalError::new(HalErrorKind::InvalidArgument, what)
 }
 
-impl Encoder for SoftwareJpegEncoder {
-    fn encode_jpeg(&self, frame: &Frame, quality: u8, out: &mut Vec<u8>) -> HalResult<()> {
-        out.clear();
-        if frame.format == PixelFormat::Mjpeg {
-            out.extend_from_slice(&frame.data);
-            return Ok(());
-        }
-        if !(1..=100).contains(&quality) {
-            return Err(invalid(format!("JPEG quality {quality} outside 1..=100")));
-        }
-        let (width, height) = match (u16::try_from(frame.width), u16::try_from(frame.height)) {
-            (Ok(w), Ok(h)) if w > 0 && h > 0 => (w, h),
-            _ => {
-                return Err(invalid(format!(
-                    "JPEG picture size {}x{} outside 1..=65535",
-                    frame.width, frame.height
-                )));
-            }
-        };
-        let (w, h) = (usize::from(width), usize::from(height));
-        let needed = match frame.format {
-            PixelFormat::Gray8 => w * h,
-            PixelFormat::I420 => convert::i420_len(w, h),
-            PixelFormat::Yuyv if w % 2 == 0 => w * h * 2,
-            PixelFormat::Yuyv => return Err(invalid("YUYV frame with an odd width")),
-            PixelFormat::Mjpeg => 0,
-        };
-        if frame.data.len() < needed {
+/// What a frame needs before encoding: its size and the bytes its pixels take.
+struct Checked {
+    width: u16,
+    height: u16,
+    needed: usize,
+}
+
+/// Checks quality and geometry; `None` for an MJPEG frame, which is copied into `out`.
+fn check(frame: &Frame, quality: u8, out: &mut Vec<u8>) -> HalResult<Option<Checked>> {
+    out.clear();
+    if frame.format == PixelFormat::Mjpeg {
+        out.extend_from_slice(&frame.data);
+        return Ok(None);
+    }
+    if !(1..=100).contains(&quality) {
+        return Err(invalid(format!("JPEG quality {quality} outside 1..=100")));
+    }
+    let (width, height) = match (u16::try_from(frame.width), u16::try_from(frame.height)) {
+        (Ok(w), Ok(h)) if w > 0 && h > 0 => (w, h),
+        _ => {
             return Err(invalid(format!(
-                "{:?} frame of {}x{} has {} bytes, needs {needed}",
-                frame.format,
-                w,
-                h,
-                frame.data.len()
+                "JPEG picture size {}x{} outside 1..=65535",
+                frame.width, frame.height
             )));
         }
+    };
+    let (w, h) = (usize::from(width), usize::from(height));
+    let needed = match frame.format {
+        PixelFormat::Gray8 => w * h,
+        PixelFormat::I420 => convert::i420_len(w, h),
+        PixelFormat::Yuyv if w % 2 == 0 => w * h * 2,
+        PixelFormat::Yuyv => return Err(invalid("YUYV frame with an odd width")),
+        PixelFormat::Mjpeg => 0,
+    };
+    if frame.data.len() < needed {
+        return Err(invalid(format!(
+            "{:?} frame of {}x{} has {} bytes, needs {needed}",
+            frame.format,
+            w,
+            h,
+            frame.data.len()
+        )));
+    }
+    Ok(Some(Checked {
+        width,
+        height,
+        needed,
+    }))
+}
+
+impl Encoder for PureRustJpegEncoder {
+    fn encode_jpeg(&self, frame: &Frame, quality: u8, out: &mut Vec<u8>) -> HalResult<()> {
+        let Some(Checked {
+            width,
+            height,
+            needed,
+        }) = check(frame, quality, out)?
+        else {
+            return Ok(());
+        };
+        let (w, h) = (usize::from(width), usize::from(height));
         // Baseline JPEG of a camera picture is a fraction of the raw size; reserve once so a
         // reused `out` stops growing after the first frames.
         out.reserve(needed / 4);
@@ -168,6 +225,150 @@ impl Encoder for SoftwareJpegEncoder {
                 .map_err(encode_error),
             PixelFormat::Mjpeg => Ok(()),
         }
+    }
+}
+
+/// libjpeg-turbo through the `turbojpeg` crate. Each thread that encodes keeps one TurboJPEG
+/// compressor and one YUYV conversion buffer, so a capture loop allocates nothing per frame
+/// once `out` has grown to the worst-case JPEG size.
+#[cfg(feature = "turbojpeg")]
+#[derive(Debug, Default, Clone, Copy)]
+pub struct TurboJpegEncoder;
+
+#[cfg(feature = "turbojpeg")]
+fn turbo_error(err: turbojpeg::Error) -> HalError {
+    HalError::new(
+        HalErrorKind::Io,
+        format!("JPEG encoding (libjpeg-turbo): {err}"),
+    )
+}
+
+/// One thread's TurboJPEG compressor and its reused buffers.
+#[cfg(feature = "turbojpeg")]
+struct TurboState {
+    compressor: turbojpeg::Compressor,
+    /// YUYV converted to I420.
+    converted: Vec<u8>,
+    /// An odd-sized I420 picture padded to even dimensions (TurboJPEG reads whole 2×2 blocks).
+    padded: Vec<u8>,
+}
+
+/// Copies the I420 picture `src` (`width`×`height`) into `out` with the luma plane padded to
+/// even dimensions by repeating the last column and row; returns the padded luma width. The
+/// chroma planes (already rounded up) are copied as they are.
+#[cfg(feature = "turbojpeg")]
+fn pad_i420(src: &[u8], width: usize, height: usize, out: &mut Vec<u8>) -> usize {
+    let (pw, ph) = (width.next_multiple_of(2), height.next_multiple_of(2));
+    out.clear();
+    for row in src[..width * height].chunks_exact(width) {
+        out.extend_from_slice(row);
+        if pw > width {
+            out.push(row[width - 1]);
+        }
+    }
+    if ph > height {
+        out.extend_from_within(out.len() - pw..);
+    }
+    out.extend_from_slice(&src[width * height..convert::i420_len(width, height)]);
+    pw
+}
+
+#[cfg(feature = "turbojpeg")]
+thread_local! {
+    /// This thread's compressor and YUYV→I420 buffer.
+    static TURBO: std::cell::RefCell<Option<TurboState>> = const { std::cell::RefCell::new(None) };
+}
+
+#[cfg(feature = "turbojpeg")]
+impl Encoder for TurboJpegEncoder {
+    fn encode_jpeg(&self, frame: &Frame, quality: u8, out: &mut Vec<u8>) -> HalResult<()> {
+        use turbojpeg::{Image, Subsamp, YuvPlanesImage};
+
+        let Some(Checked {
+            width,
+            height,
+            needed,
+        }) = check(frame, quality, out)?
+        else {
+            return Ok(());
+        };
+        let (w, h) = (usize::from(width), usize::from(height));
+        TURBO.with_borrow_mut(|slot| {
+            if slot.is_none() {
+                *slot = Some(TurboState {
+                    compressor: turbojpeg::Compressor::new().map_err(turbo_error)?,
+                    converted: Vec::new(),
+                    padded: Vec::new(),
+                });
+            }
+            let Some(TurboState {
+                compressor,
+                converted,
+                padded,
+            }) = slot.as_mut()
+            else {
+                return Err(HalError::new(HalErrorKind::Io, "no TurboJPEG compressor"));
+            };
+            compressor
+                .set_quality(i32::from(quality))
+                .map_err(turbo_error)?;
+            let subsamp = if frame.format == PixelFormat::Gray8 {
+                Subsamp::Gray
+            } else {
+                Subsamp::Sub2x2
+            };
+            compressor.set_subsamp(subsamp).map_err(turbo_error)?;
+            // The worst-case size, written in place; `out` keeps its capacity between frames.
+            out.resize(compressor.buf_len(w, h).map_err(turbo_error)?, 0);
+            let planar: &[u8] = match frame.format {
+                PixelFormat::Gray8 => {
+                    let image = Image {
+                        pixels: &frame.data[..needed],
+                        width: w,
+                        pitch: w,
+                        height: h,
+                        format: turbojpeg::PixelFormat::GRAY,
+                    };
+                    let len = compressor
+                        .compress_to_slice(image, out)
+                        .map_err(turbo_error)?;
+                    out.truncate(len);
+                    return Ok(());
+                }
+                PixelFormat::I420 => &frame.data[..needed],
+                PixelFormat::Yuyv => {
+                    converted.resize(convert::i420_len(w, h), 0);
+                    convert::yuyv_to_i420(&frame.data, w * 2, w, h, converted)?;
+                    converted
+                }
+                PixelFormat::Mjpeg => return Ok(()),
+            };
+            let (cw, ch) = convert::i420_chroma_size(w, h);
+            let (planar, y_stride, y_rows) = if w % 2 == 1 || h % 2 == 1 {
+                let pw = pad_i420(planar, w, h, padded);
+                (&padded[..], pw, h.next_multiple_of(2))
+            } else {
+                (planar, w, h)
+            };
+            let (y_plane, chroma) = planar.split_at(y_stride * y_rows);
+            let (u_plane, v_plane) = chroma.split_at(cw * ch);
+            let image = YuvPlanesImage {
+                y_plane,
+                u_plane,
+                v_plane,
+                width: w,
+                height: h,
+                y_stride,
+                u_stride: cw,
+                v_stride: cw,
+                subsamp,
+            };
+            let len = compressor
+                .compress_yuv_planes_to_slice(&image, out)
+                .map_err(turbo_error)?;
+            out.truncate(len);
+            Ok(())
+        })
     }
 }
 
@@ -265,6 +466,46 @@ mod tests {
         let (w, h, mean) = decode_luma(&out);
         assert_eq!((w, h), (32, 16));
         assert!((mean - 200.0).abs() < 2.0);
+    }
+
+    #[test]
+    fn test_encode_odd_height_yuyv_and_odd_gray_decode() {
+        let (w, h) = (34usize, 17usize);
+        let yuyv: Vec<u8> = std::iter::repeat_n([90u8, 128, 90, 128], w * h / 2)
+            .flatten()
+            .collect();
+        let mut out = Vec::new();
+        SoftwareJpegEncoder
+            .encode_jpeg(&frame(PixelFormat::Yuyv, 34, 17, yuyv), 80, &mut out)
+            .expect("yuyv");
+        let (dw, dh, mean) = decode_luma(&out);
+        assert_eq!((dw, dh), (w, h));
+        assert!((mean - 90.0).abs() < 2.0, "{mean}");
+        SoftwareJpegEncoder
+            .encode_jpeg(&frame(PixelFormat::Gray8, 7, 5, vec![30; 35]), 80, &mut out)
+            .expect("gray");
+        let (dw, dh, mean) = decode_luma(&out);
+        assert_eq!((dw, dh), (7, 5));
+        assert!((mean - 30.0).abs() < 2.0, "{mean}");
+    }
+
+    /// Both libraries encode the same picture to the same luma (within JPEG error).
+    #[cfg(feature = "turbojpeg")]
+    #[test]
+    fn test_turbo_and_pure_rust_encoders_agree() {
+        let (w, h) = (96usize, 64usize);
+        let data = gradient_i420(w, h, |x, y| (30 + 2 * x + y) as u8);
+        let f = frame(PixelFormat::I420, 96, 64, data);
+        let (mut turbo, mut pure) = (Vec::new(), Vec::new());
+        TurboJpegEncoder
+            .encode_jpeg(&f, 85, &mut turbo)
+            .expect("turbo");
+        PureRustJpegEncoder
+            .encode_jpeg(&f, 85, &mut pure)
+            .expect("pure");
+        let (a, b) = (decode_luma(&turbo), decode_luma(&pure));
+        assert_eq!((a.0, a.1), (b.0, b.1));
+        assert!((a.2 - b.2).abs() < 1.0, "{a:?} vs {b:?}");
     }
 
     #[test]

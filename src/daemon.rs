@@ -1,7 +1,8 @@
 //! The composition root (layer 5): read the board file, open the store and the HAL, build
 //! the services from narrow handles in order (settings, local time, event log and device
-//! state first; then IR, media, alarms, PTZ; then the CGI context over all of them), start
-//! their loops under the [`Supervisor`], bind the HTTP listener and serve. Nothing else
+//! state first; then IR, media, the encoded-stream hub, alarms, PTZ; then the CGI context
+//! over all of them), start their loops under the [`Supervisor`], bind the HTTP listener and
+//! serve. Nothing else
 //! decides what runs, and nothing is bound late: each service gets what it needs when it is
 //! built.
 //!
@@ -30,6 +31,7 @@ use crate::settings::Settings;
 use crate::state::DeviceState;
 use crate::store::Store;
 use crate::store::event_log::{EventLog, LogKind};
+use crate::streams::StreamHub;
 use crate::supervisor::Supervisor;
 
 /// Start-up failure with a readable message.
@@ -130,6 +132,13 @@ pub async fn start(options: &Options) -> Result<Started, StartupError> {
         }
         None => None,
     };
+    // The H.264 streams, encoded from the processed frames only while consumed.
+    let streams = StreamHub::new(
+        media.as_ref().map(|m| m.frame_feed()),
+        hal.h264.clone(),
+        settings.clone(),
+        tokio::runtime::Handle::current(),
+    );
     let snapshot: Option<crate::alarm::SnapshotProvider> = media.clone().map(|media| {
         let provider: crate::alarm::SnapshotProvider = Arc::new(move || media.snapshot_jpeg().ok());
         provider
@@ -159,6 +168,7 @@ pub async fn start(options: &Options) -> Result<Started, StartupError> {
         accounts,
         state,
         media,
+        streams,
         alarms,
         ir,
         ptz,
@@ -327,6 +337,10 @@ pub async fn run(options: Options) -> Result<Exit, StartupError> {
     Ok(exit)
 }
 
+/// Where RTSP listens, following the settings: the board file's `[rtsp] port` if it gives one;
+/// else the stored mediaPort, which shares the web listener when it equals the stored
+/// webPort (Foscam's default, 88) and otherwise gets a listener of its own, moved when
+/// setPortInfo changes it. A port that cannot be bound is logged and RTSP stays where it was.
 fn probe_address(bound: SocketAddr) -> SocketAddr {
     let ip = if bound.ip().is_unspecified() {
         match bound {

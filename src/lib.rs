@@ -7,7 +7,7 @@
 //! |---|---|
 //! | L6 | `main.rs`: command line, logging, exit codes |
 //! | L5 | [`daemon`] (composition root, watchdog), [`supervisor`] |
-//! | L4 | [`http`]: server, routes, render; [`web`]: the embedded web interface |
+//! | L4 | [`http`]: server, routes, render; [`web`]: the embedded web interface; [`rtsp`]: H.264 over RTSP/RTP (shares the web port or has its own) |
 //! | L3 | [`cgi`]: command table, dispatch, error → wire map, handlers by guide chapter |
 //! | L2 | services: [`media`], [`streams`] (the encoded H.264 stream hub), [`alarm`], [`ir`], [`ptz`], [`accounts`] |
 //! | L1 | [`settings`], [`local_time`], [`store`] (with the event log), [`state`] |
@@ -28,6 +28,7 @@ pub mod media;
 pub mod motion;
 pub mod multipart;
 pub mod ptz;
+pub mod rtsp;
 pub mod selftest;
 pub mod settings;
 pub mod state;

@@ -16,7 +16,7 @@ fn layer(module: &str) -> Option<u8> {
         "settings" | "local_time" | "store" | "state" => 1,
         "media" | "streams" | "alarm" | "ir" | "ptz" | "accounts" => 2,
         "cgi" => 3,
-        "http" | "web" => 4,
+        "http" | "web" | "rtsp" => 4,
         "daemon" | "supervisor" => 5,
         _ => return None,
     })

@@ -3,7 +3,8 @@
 # Debian's Rust 1.85 (rustc-web) with its armhf standard library, the ARM gcc and sysroot,
 # Debian's clippy for it (rust-web-clippy), qemu-user, libclang for v4l's bindgen step, and
 # systemd (systemd-analyze) and sqlite3 for the checks, cmake and nasm for libjpeg-turbo (built
-# from source by turbojpeg-sys; nasm assembles its x86 SIMD). No Docker, no rustup targets.
+# from source by turbojpeg-sys; nasm assembles its x86 SIMD), g++ for OpenH264's C++ (the
+# software H.264 encoder). No Docker, no rustup targets.
 set -euo pipefail
 
 RUST_DEB_VERSION=1.85.0+dfsg3-1~deb12u3
@@ -19,6 +20,7 @@ have_all() {
         [ -d "/usr/lib/rustlib/$TARGET/lib" ] &&
         [ "$(cat "$STD_MARKER" 2>/dev/null)" = "$RUST_DEB_VERSION" ] &&
         command -v arm-linux-gnueabihf-gcc >/dev/null &&
+        command -v arm-linux-gnueabihf-g++ >/dev/null &&
         command -v qemu-arm >/dev/null &&
         [ -d /usr/arm-linux-gnueabihf/include ] &&
         ls /usr/lib/llvm-*/lib/libclang*.so* >/dev/null 2>&1 &&
@@ -43,7 +45,7 @@ $SUDO apt-get install -y -q \
     "rustc-web=$RUST_DEB_VERSION" "cargo-web=$RUST_DEB_VERSION" \
     "libstd-rust-web-dev=$RUST_DEB_VERSION" "libstd-rust-web-1.85=$RUST_DEB_VERSION" \
     "rust-web-clippy=$RUST_DEB_VERSION" \
-    gcc-arm-linux-gnueabihf libc6-dev-armhf-cross qemu-user libclang-dev clang \
+    gcc-arm-linux-gnueabihf g++-arm-linux-gnueabihf libc6-dev-armhf-cross qemu-user libclang-dev clang \
     systemd sqlite3 binutils-arm-linux-gnueabihf cmake nasm
 
 if [ "$(cat "$STD_MARKER" 2>/dev/null)" != "$RUST_DEB_VERSION" ]; then

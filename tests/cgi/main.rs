@@ -5,6 +5,7 @@ mod alarms;
 mod motion;
 mod ptz;
 mod registry;
+mod rtsp;
 mod servers;
 mod settings;
 mod support;

@@ -9,7 +9,7 @@
 //! | L5 | [`daemon`] (composition root, watchdog), [`supervisor`] |
 //! | L4 | [`http`]: server, routes, render; [`web`]: the embedded web interface |
 //! | L3 | [`cgi`]: command table, dispatch, error → wire map, handlers by guide chapter |
-//! | L2 | services: [`media`], [`alarm`], [`ir`], [`ptz`], [`accounts`] |
+//! | L2 | services: [`media`], [`alarm`], [`recorder`] (SD-card recording and its index), [`ir`], [`ptz`], [`accounts`] |
 //! | L1 | [`settings`], [`local_time`], [`store`] (with the event log), [`state`] |
 //! | L0 | [`motion`], [`civil_time`], [`firmware`], [`multipart`], [`systemd`], [`ir_auto`], [`selftest`], the `ipcamd-hal` crate |
 #![forbid(unsafe_code)]
@@ -28,6 +28,7 @@ pub mod media;
 pub mod motion;
 pub mod multipart;
 pub mod ptz;
+pub mod recorder;
 pub mod selftest;
 pub mod settings;
 pub mod state;

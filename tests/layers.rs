@@ -14,7 +14,7 @@ fn layer(module: &str) -> Option<u8> {
             0
         }
         "settings" | "local_time" | "store" | "state" => 1,
-        "media" | "alarm" | "ir" | "ptz" | "accounts" => 2,
+        "media" | "alarm" | "recorder" | "ir" | "ptz" | "accounts" => 2,
         "cgi" => 3,
         "http" | "web" => 4,
         "daemon" | "supervisor" => 5,

@@ -293,6 +293,10 @@ fn default_parity() -> Parity {
 pub struct StorageSpec {
     /// Mount point of the SD card. On the simulated board, relative to the data directory.
     pub path: PathBuf,
+    /// Simulated board only: the card's size in MiB (absent: the host file system's size), so
+    /// a full card can be tested.
+    #[serde(default)]
+    pub capacity_mb: Option<u64>,
 }
 
 /// `[firmware]`: what a firmware image must declare and be signed with to be installed here.

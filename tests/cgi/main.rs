@@ -4,6 +4,7 @@ mod accounts;
 mod alarms;
 mod motion;
 mod ptz;
+mod recording;
 mod registry;
 mod servers;
 mod settings;

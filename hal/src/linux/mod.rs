@@ -1,9 +1,10 @@
 //! Linux device backends: V4L2 capture ([`video`]), GPIO character devices ([`gpio`]) and the
-//! RS485 serial motor controller ([`serial_ptz`]). Only compiled with the `linux` feature on
+//! RS485 serial motor controller ([`serial_ptz`]), the SD card slot ([`storage`]). Only compiled with the `linux` feature on
 //! Linux; nothing outside this folder touches a device node.
 
 pub mod gpio;
 pub mod serial_ptz;
+pub mod storage;
 pub mod video;
 
 use std::path::Path;
@@ -19,11 +20,10 @@ pub fn open(board: Arc<BoardSpec>, _data_dir: &Path) -> HalResult<Hal> {
     let encoder = video::encoder(&board)?;
     let ptz = serial_ptz::open(&board)?;
     let gpio = &board.gpio;
-    let storage = match &board.storage {
-        Some(spec) => Some(Arc::new(crate::sim::storage::SimStorage::open(&spec.path)?)
-            as Arc<dyn crate::storage::Storage>),
-        None => None,
-    };
+    let storage = board
+        .storage
+        .as_ref()
+        .map(|spec| Arc::new(storage::SdCard::new(&spec.path)) as Arc<dyn crate::storage::Storage>);
     Ok(Hal {
         video: Some(video),
         encoder,

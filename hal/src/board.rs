@@ -297,6 +297,10 @@ pub struct StorageSpec {
     /// a full card can be tested.
     #[serde(default)]
     pub capacity_mb: Option<u64>,
+    /// Longest recording segment in seconds (absent: 300). Short segments let tests see
+    /// several files; longer ones mean fewer index rows.
+    #[serde(default)]
+    pub segment_secs: Option<u32>,
 }
 
 /// `[firmware]`: what a firmware image must declare and be signed with to be installed here.

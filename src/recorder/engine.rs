@@ -72,7 +72,7 @@ impl Engine {
         engine
     }
 
-    /// Segments of at most `length` (tests; the daemon uses [`SEGMENT_MAX`]).
+    /// Segments of at most `length` (the board file's `segment_secs`; else [`SEGMENT_MAX`]).
     pub fn with_segment_max(mut self, length: Duration) -> Engine {
         self.segment_max = length;
         self

@@ -410,7 +410,16 @@ fn run(shared: Arc<Shared>, parts: RecorderParts, stop: &AtomicBool) {
     let initial = settings
         .changed(&mut seen)
         .unwrap_or_else(|| settings.snapshot());
-    let mut engine = engine::Engine::new(shared.clone(), RecorderSettings::from_snapshot(&initial));
+    let segment_max = settings
+        .board()
+        .storage
+        .as_ref()
+        .and_then(|s| s.segment_secs)
+        .map_or(engine::SEGMENT_MAX, |secs| {
+            Duration::from_secs(u64::from(secs.max(1)))
+        });
+    let mut engine = engine::Engine::new(shared.clone(), RecorderSettings::from_snapshot(&initial))
+        .with_segment_max(segment_max);
     let mut snap = snapshots::SnapScheduler::default();
     let mut feed: Option<(u8, Box<dyn FrameFeed>)> = None;
     let mut alarms_open = true;

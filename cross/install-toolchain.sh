@@ -2,7 +2,8 @@
 # Installs what the ARMv7 build and the qemu-user test run need, idempotently, on Debian 12:
 # Debian's Rust 1.85 (rustc-web) with its armhf standard library, the ARM gcc and sysroot,
 # Debian's clippy for it (rust-web-clippy), qemu-user, libclang for v4l's bindgen step, and
-# systemd (systemd-analyze) and sqlite3 for the checks. No Docker, no rustup targets.
+# systemd (systemd-analyze) and sqlite3 for the checks. g++ builds OpenH264's C++ (the
+# software H.264 encoder). No Docker, no rustup targets.
 set -euo pipefail
 
 RUST_DEB_VERSION=1.85.0+dfsg3-1~deb12u3
@@ -18,6 +19,7 @@ have_all() {
         [ -d "/usr/lib/rustlib/$TARGET/lib" ] &&
         [ "$(cat "$STD_MARKER" 2>/dev/null)" = "$RUST_DEB_VERSION" ] &&
         command -v arm-linux-gnueabihf-gcc >/dev/null &&
+        command -v arm-linux-gnueabihf-g++ >/dev/null &&
         command -v qemu-arm >/dev/null &&
         [ -d /usr/arm-linux-gnueabihf/include ] &&
         ls /usr/lib/llvm-*/lib/libclang*.so* >/dev/null 2>&1 &&
@@ -40,7 +42,7 @@ $SUDO apt-get install -y -q \
     "rustc-web=$RUST_DEB_VERSION" "cargo-web=$RUST_DEB_VERSION" \
     "libstd-rust-web-dev=$RUST_DEB_VERSION" "libstd-rust-web-1.85=$RUST_DEB_VERSION" \
     "rust-web-clippy=$RUST_DEB_VERSION" \
-    gcc-arm-linux-gnueabihf libc6-dev-armhf-cross qemu-user libclang-dev clang \
+    gcc-arm-linux-gnueabihf g++-arm-linux-gnueabihf libc6-dev-armhf-cross qemu-user libclang-dev clang \
     systemd sqlite3 binutils-arm-linux-gnueabihf
 
 if [ "$(cat "$STD_MARKER" 2>/dev/null)" != "$RUST_DEB_VERSION" ]; then

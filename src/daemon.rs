@@ -1,7 +1,8 @@
 //! The composition root (layer 5): read the board file, open the store and the HAL, build
 //! the services from narrow handles in order (settings, local time, event log and device
-//! state first; then IR, media, alarms, the recorder, PTZ; then the CGI context over all of them), start
-//! their loops under the [`Supervisor`], bind the HTTP listener and serve. Nothing else
+//! state first; then IR, media, the encoded-stream hub, alarms, the recorder, PTZ; then the
+//! CGI context over all of them), start their loops under the [`Supervisor`], bind the HTTP
+//! listener and serve it, with RTSP on the same port or a port of its own. Nothing else
 //! decides what runs, and nothing is bound late: each service gets what it needs when it is
 //! built.
 //!
@@ -31,6 +32,7 @@ use crate::settings::Settings;
 use crate::state::DeviceState;
 use crate::store::Store;
 use crate::store::event_log::{EventLog, LogKind};
+use crate::streams::StreamHub;
 use crate::supervisor::Supervisor;
 
 /// Start-up failure with a readable message.
@@ -133,6 +135,13 @@ pub async fn start(options: &Options) -> Result<Started, StartupError> {
         }
         None => None,
     };
+    // The H.264 streams, encoded from the processed frames only while consumed.
+    let streams = StreamHub::new(
+        media.as_ref().map(|m| m.frame_feed()),
+        hal.h264.clone(),
+        settings.clone(),
+        tokio::runtime::Handle::current(),
+    );
     let snapshot: Option<crate::alarm::SnapshotProvider> = media.clone().map(|media| {
         let provider: crate::alarm::SnapshotProvider = Arc::new(move || media.snapshot_jpeg().ok());
         provider
@@ -186,6 +195,7 @@ pub async fn start(options: &Options) -> Result<Started, StartupError> {
         accounts,
         state,
         media,
+        streams,
         alarms,
         recorder,
         ir,
@@ -314,7 +324,8 @@ pub async fn run(options: Options) -> Result<Exit, StartupError> {
     ctx.log.record(LogKind::PowerOn, "", "");
     started.launch()?;
     let probe = probe_address(started.address);
-    let serve = crate::http::serve(ctx.clone(), started.listener);
+    let rtsp = start_rtsp(&ctx, &supervisor, started.address.ip());
+    let serve = crate::http::serve_with_rtsp(ctx.clone(), started.listener, Some(rtsp));
     // Ready: listening and the HAL is open. A freshly installed release confirms itself now.
     match crate::firmware::confirm(&ctx.data_dir.join(FIRMWARE_DIR)) {
         Ok(true) => tracing::info!("new firmware started; confirmed"),
@@ -362,6 +373,77 @@ pub async fn run(options: Options) -> Result<Exit, StartupError> {
         let _ = notifier.stopping();
     }
     Ok(exit)
+}
+
+/// Where RTSP listens, following the settings: the board file's `[rtsp] port` if it gives one;
+/// else the stored mediaPort, which shares the web listener when it equals the stored
+/// webPort (Foscam's default, 88) and otherwise gets a listener of its own, moved when
+/// setPortInfo changes it. A port that cannot be bound is logged and RTSP stays where it was.
+/// The RTSP server over the stream hub, for the web listener to hand RTSP connections to
+/// while it shares the web port; a supervised task gives it a listener of its own on `ip`
+/// when the settings say so (see [`follow_media_port`]).
+pub fn start_rtsp(
+    ctx: &Arc<Context>,
+    supervisor: &Supervisor,
+    ip: std::net::IpAddr,
+) -> crate::rtsp::RtspServer {
+    let rtsp = crate::rtsp::RtspServer::new(
+        ctx.streams.clone(),
+        ctx.clone(),
+        (&ctx.hal.board.rtsp).into(),
+    );
+    rtsp.set_on_web_port(rtsp_port(&ctx.hal.board, &ctx.settings.snapshot().ports).is_none());
+    let follower = tokio::spawn(follow_media_port(ctx.clone(), rtsp.clone(), ip));
+    supervisor.task("rtsp-port", follower);
+    rtsp
+}
+
+/// RTSP's own port, or `None` when it shares the web port.
+fn rtsp_port(board: &BoardSpec, ports: &crate::settings::sections::Ports) -> Option<u16> {
+    let port = |p: i64| u16::try_from(p).ok();
+    board
+        .rtsp
+        .port
+        .or_else(|| port(ports.media_port).filter(|m| Some(*m) != port(ports.web_port)))
+}
+
+async fn follow_media_port(
+    ctx: Arc<Context>,
+    server: crate::rtsp::RtspServer,
+    ip: std::net::IpAddr,
+) {
+    let mut current: Option<(u16, tokio::task::JoinHandle<std::io::Result<()>>)> = None;
+    let mut seen = None;
+    loop {
+        if let Some(snapshot) = ctx.settings.changed(&mut seen) {
+            match rtsp_port(&ctx.hal.board, &snapshot.ports) {
+                None => {
+                    if let Some((_, task)) = current.take() {
+                        task.abort();
+                        tracing::info!("RTSP moved to the web port");
+                    }
+                    server.set_on_web_port(true);
+                }
+                Some(port) if current.as_ref().is_some_and(|(bound, _)| *bound == port) => {}
+                Some(port) => match TcpListener::bind(SocketAddr::new(ip, port)).await {
+                    Ok(listener) => {
+                        if let Some((_, task)) = current.take() {
+                            task.abort();
+                        }
+                        server.set_on_web_port(false);
+                        tracing::info!(
+                            "RTSP listening on rtsp://{ip}:{port}/videoMain and /videoSub"
+                        );
+                        current = Some((port, tokio::spawn(server.clone().serve(listener))));
+                    }
+                    Err(err) => {
+                        tracing::warn!(%err, port, "cannot bind the RTSP port; RTSP stays where it was");
+                    }
+                },
+            }
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
 }
 
 fn probe_address(bound: SocketAddr) -> SocketAddr {

@@ -220,6 +220,12 @@ impl Media {
         }
     }
 
+    /// The processed main-stream frames (OSD and masks drawn), newest only: the H.264
+    /// stream hub's input.
+    pub fn frame_feed(&self) -> watch::Receiver<Option<Arc<Frame>>> {
+        self.latest.subscribe()
+    }
+
     /// A new MJPEG viewer: a bounded queue fed from the shared stream.
     pub fn subscribe(&self, runtime: &tokio::runtime::Handle) -> mpsc::Receiver<MjpegPart> {
         let mut parts = self.mjpeg.subscribe();

@@ -14,9 +14,9 @@ fn layer(module: &str) -> Option<u8> {
             0
         }
         "settings" | "local_time" | "store" | "state" => 1,
-        "media" | "alarm" | "recorder" | "ir" | "ptz" | "accounts" => 2,
+        "media" | "streams" | "alarm" | "recorder" | "ir" | "ptz" | "accounts" => 2,
         "cgi" => 3,
-        "http" | "web" => 4,
+        "http" | "web" | "rtsp" => 4,
         "daemon" | "supervisor" => 5,
         _ => return None,
     })

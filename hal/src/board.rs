@@ -35,6 +35,9 @@ pub struct BoardSpec {
     /// Hardware-dependent factory defaults.
     #[serde(default)]
     pub defaults: Defaults,
+    /// RTSP server limits and port.
+    #[serde(default)]
+    pub rtsp: RtspSpec,
     /// Firmware upgrade: which images fit this board and the key they must be signed with.
     #[serde(default)]
     pub firmware: Option<FirmwareSpec>,
@@ -156,6 +159,10 @@ pub struct VideoSpec {
     /// V4L2 memory-to-memory JPEG encoder, when the SoC has one (linux backend).
     #[serde(default)]
     pub jpeg_encoder: Option<PathBuf>,
+    /// V4L2 memory-to-memory stateful H.264 encoder (linux backend); without it the software
+    /// encoder makes H.264 (when the build has it).
+    #[serde(default)]
+    pub h264_encoder: Option<PathBuf>,
     /// Simulated board: a YUV4MPEG2 file played in a loop instead of the synthetic scene.
     /// Relative paths are relative to the board file.
     #[serde(default)]
@@ -174,6 +181,7 @@ impl Default for VideoSpec {
         VideoSpec {
             device: None,
             jpeg_encoder: None,
+            h264_encoder: None,
             scene: None,
             max_width: default_max_width(),
             max_height: default_max_height(),
@@ -285,6 +293,39 @@ fn default_stop_bits() -> u8 {
 }
 fn default_parity() -> Parity {
     Parity::None
+}
+
+/// `[rtsp]`: the RTSP server's port and limits.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RtspSpec {
+    /// A port of RTSP's own (e.g. 554). Without it RTSP answers on the media port, which
+    /// Foscam firmware shares with the web port (88): the listener tells them apart.
+    #[serde(default)]
+    pub port: Option<u16>,
+    /// Most simultaneous RTSP sessions.
+    #[serde(default = "default_rtsp_sessions")]
+    pub max_sessions: usize,
+    /// Encoded frames queued per session before a slow viewer skips to the next key frame.
+    #[serde(default = "default_rtsp_queue")]
+    pub queue_frames: usize,
+}
+
+impl Default for RtspSpec {
+    fn default() -> Self {
+        RtspSpec {
+            port: None,
+            max_sessions: default_rtsp_sessions(),
+            queue_frames: default_rtsp_queue(),
+        }
+    }
+}
+
+fn default_rtsp_sessions() -> usize {
+    8
+}
+fn default_rtsp_queue() -> usize {
+    30
 }
 
 /// `[storage]`: the recording medium.

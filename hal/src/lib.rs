@@ -34,6 +34,8 @@ pub struct Hal {
     pub video: Option<Arc<dyn video::VideoSource>>,
     /// JPEG encoder used for snapshots and MJPEG streams.
     pub encoder: Arc<dyn video::Encoder>,
+    /// H.264 encoders for the main and sub streams (`None`: the board cannot make H.264).
+    pub h264: Option<Arc<dyn video::h264::H264EncoderFactory>>,
     /// Infrared illuminator.
     pub ir_led: Option<Arc<dyn gpio::OutputLine>>,
     /// Infrared cut filter (day/night switch), switched together with the IR LED.

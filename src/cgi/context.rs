@@ -19,6 +19,7 @@ use crate::settings::Settings;
 use crate::state::DeviceState;
 use crate::store::Store;
 use crate::store::event_log::EventLog;
+use crate::streams::StreamHub;
 
 /// Why the daemon leaves its main loop on purpose.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,6 +74,8 @@ pub struct Context {
     pub state: Arc<DeviceState>,
     /// The media pipeline (boards without video have none).
     pub media: Option<Arc<Media>>,
+    /// The encoded H.264 streams (closed on boards without video or H.264 encoder).
+    pub streams: StreamHub,
     /// The alarm service.
     pub alarms: Arc<Alarms>,
     /// The recorder, on boards with an SD card slot.

@@ -1,6 +1,8 @@
 //! The HTTP server: hyper over tokio, with the limits a small camera needs (bounded header
 //! size, header and idle timeouts, a connection cap). Each connection runs in its own task
-//! and hands every request to [`super::routes::handle`].
+//! and hands every request to [`super::routes::handle`]. RTSP may share the port (Foscam's
+//! mediaPort = webPort): a connection whose first line is an RTSP request goes to the
+//! [`RtspServer`] instead.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,6 +14,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
 use crate::cgi::Context;
+use crate::rtsp::RtspServer;
 
 /// Most simultaneous connections (each MJPEG viewer holds one).
 pub const MAX_CONNECTIONS: usize = 64;
@@ -20,8 +23,20 @@ pub const MAX_HEAD_BYTES: usize = 16 * 1024;
 /// Time a client gets to send its request head.
 pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Longest wait for a new connection's first line when RTSP shares the port.
+const SNIFF_WAIT: Duration = Duration::from_secs(5);
+
 /// Serves until the listener fails. Each connection runs in its own task.
 pub async fn serve(ctx: Arc<Context>, listener: TcpListener) -> std::io::Result<()> {
+    serve_with_rtsp(ctx, listener, None).await
+}
+
+/// [`serve`], handing connections whose first line is an RTSP request to `rtsp`.
+pub async fn serve_with_rtsp(
+    ctx: Arc<Context>,
+    listener: TcpListener,
+    rtsp: Option<RtspServer>,
+) -> std::io::Result<()> {
     let permits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     loop {
         let (stream, peer) = match listener.accept().await {
@@ -40,7 +55,15 @@ pub async fn serve(ctx: Arc<Context>, listener: TcpListener) -> std::io::Result<
         };
         let _ = stream.set_nodelay(true);
         let ctx = ctx.clone();
+        let rtsp = rtsp.clone();
         tokio::spawn(async move {
+            if let Some(rtsp) = rtsp.filter(RtspServer::on_web_port) {
+                if crate::rtsp::is_rtsp(&stream, SNIFF_WAIT).await {
+                    rtsp.serve_connection(stream, peer).await;
+                    drop(permit);
+                    return;
+                }
+            }
             let service = service_fn(move |req| {
                 let ctx = ctx.clone();
                 async move {

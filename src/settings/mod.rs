@@ -220,6 +220,12 @@ impl Settings {
         snapshot
     }
 
+    /// A counter that moves on every settings write (cheap: one atomic load). For consumers
+    /// that cache what they derived from a snapshot.
+    pub fn generation(&self) -> u64 {
+        self.store.generation()
+    }
+
     /// The snapshot if anything changed since `seen` (updated), else `None`. For loops that
     /// rebuild state only on a change.
     pub fn changed(&self, seen: &mut Option<u64>) -> Option<Arc<Snapshot>> {

@@ -6,6 +6,7 @@ mod motion;
 mod ptz;
 mod recording;
 mod registry;
+mod rtsp;
 mod servers;
 mod settings;
 mod support;

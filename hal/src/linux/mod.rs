@@ -1,10 +1,13 @@
-//! Linux device backends: V4L2 capture ([`video`]), GPIO character devices ([`gpio`]) and the
-//! RS485 serial motor controller ([`serial_ptz`]), the SD card slot ([`storage`]). Only compiled with the `linux` feature on
+//! Linux device backends: V4L2 capture ([`video`]), the V4L2 memory-to-memory H.264 encoder
+//! ([`m2m`]), GPIO character devices ([`gpio`]), the RS485 serial motor controller
+//! ([`serial_ptz`]) and the SD card slot ([`storage`]). Only compiled with the `linux` feature on
 //! Linux; nothing outside this folder touches a device node.
 
 pub mod gpio;
+pub mod m2m;
 pub mod serial_ptz;
 pub mod storage;
+mod v4l2_raw;
 pub mod video;
 
 use std::path::Path;
@@ -18,6 +21,7 @@ use crate::{Hal, HalResult};
 pub fn open(board: Arc<BoardSpec>, _data_dir: &Path) -> HalResult<Hal> {
     let video = video::open(&board)?;
     let encoder = video::encoder(&board)?;
+    let h264 = m2m::h264_factory(&board)?;
     let ptz = serial_ptz::open(&board)?;
     let gpio = &board.gpio;
     let storage = board
@@ -27,6 +31,7 @@ pub fn open(board: Arc<BoardSpec>, _data_dir: &Path) -> HalResult<Hal> {
     Ok(Hal {
         video: Some(video),
         encoder,
+        h264,
         ir_led: gpio.ir_led.as_ref().map(gpio::open_output).transpose()?,
         ir_cut: gpio.ir_cut.as_ref().map(gpio::open_output).transpose()?,
         alarm_in: gpio.alarm_in.as_ref().map(gpio::open_input).transpose()?,

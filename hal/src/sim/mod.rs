@@ -100,6 +100,7 @@ pub fn open_with_devices(board: Arc<BoardSpec>, data_dir: &Path) -> HalResult<(H
     let hal = Hal {
         video: Some(video),
         encoder: Arc::new(video::SoftwareJpegEncoder),
+        h264: crate::video::h264::software_factory(),
         ir_led: Some(devices.ir_led.clone()),
         ir_cut: Some(devices.ir_cut.clone()),
         alarm_in: io.then(|| devices.alarm_in.clone() as Arc<dyn crate::gpio::InputLine>),

@@ -1,4 +1,5 @@
-//! Video roles: the capture source ([`VideoSource`]) and the JPEG [`Encoder`].
+//! Video roles: the capture source ([`VideoSource`]), the JPEG [`Encoder`] and the H.264
+//! encoder ([`h264::H264EncoderFactory`]).
 //!
 //! No V4L2 type appears here: backends translate between these plain types and their devices.
 //!
@@ -18,7 +19,10 @@
 
 pub mod convert;
 pub mod encoded;
+pub mod h264;
 pub mod jpeg;
+#[cfg(feature = "software-h264")]
+pub mod openh264;
 pub mod overlay;
 pub mod y4m;
 

@@ -1,0 +1,244 @@
+//! The software H.264 encoder (feature `software-h264`): Cisco's OpenH264 through the
+//! `openh264` crate, built from its bundled C++ source for the host and for ARMv7. Used by
+//! the simulated board and by Linux boards whose board file names no hardware encoder.
+//!
+//! One [`OpenH264Encoder`] per stream, single-threaded (the camera has one or two cores and
+//! two streams), baseline-compatible output (OpenH264 writes constrained baseline), every IDR
+//! preceded by its SPS and PPS.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use openh264::OpenH264API;
+use openh264::encoder::{
+    BitRate, Complexity, Encoder, EncoderConfig, FrameRate, FrameType, IntraFramePeriod,
+    RateControlMode, UsageType,
+};
+use openh264::formats::YUVSlices;
+
+use super::encoded::{EncodedFrame, H264Config, VideoCodec};
+use super::h264::{self, H264Encoder, H264EncoderFactory, H264Params};
+use super::{Frame, PixelFormat, convert};
+use crate::{HalError, HalErrorKind, HalResult};
+
+/// Makes [`OpenH264Encoder`]s.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct OpenH264Factory;
+
+impl H264EncoderFactory for OpenH264Factory {
+    fn open(&self, params: H264Params) -> HalResult<Box<dyn H264Encoder>> {
+        Ok(Box::new(OpenH264Encoder::new(params)?))
+    }
+
+    fn name(&self) -> &str {
+        "OpenH264 (software)"
+    }
+}
+
+/// One stream's software encoder.
+pub struct OpenH264Encoder {
+    params: H264Params,
+    encoder: Encoder,
+    started: Option<Instant>,
+    sequence: u64,
+    config: Option<Arc<H264Config>>,
+    /// Reused output buffer (the shared `Arc<[u8]>` is made from it once per frame).
+    out: Vec<u8>,
+}
+
+fn encoder_config(params: &H264Params) -> EncoderConfig {
+    let mode = if params.vbr {
+        RateControlMode::Quality
+    } else {
+        RateControlMode::Bitrate
+    };
+    EncoderConfig::new()
+        .usage_type(UsageType::CameraVideoRealTime)
+        .bitrate(BitRate::from_bps(params.bitrate))
+        .max_frame_rate(FrameRate::from_hz(params.fps.max(1) as f32))
+        .rate_control_mode(mode)
+        // Constant bit rate holds its rate by skipping pictures rather than overshooting.
+        .skip_frames(!params.vbr)
+        .intra_frame_period(IntraFramePeriod::from_num_frames(params.gop.max(1)))
+        .complexity(Complexity::Low)
+        .num_threads(1)
+        .scene_change_detect(false)
+}
+
+impl OpenH264Encoder {
+    /// A new encoder; the first picture it encodes is an IDR.
+    pub fn new(params: H264Params) -> HalResult<OpenH264Encoder> {
+        if params.width % 2 != 0 || params.height % 2 != 0 || params.width == 0 {
+            return Err(HalError::new(
+                HalErrorKind::InvalidArgument,
+                format!(
+                    "H.264 needs an even picture size, not {}x{}",
+                    params.width, params.height
+                ),
+            ));
+        }
+        let encoder = Encoder::with_api_config(OpenH264API::from_source(), encoder_config(&params))
+            .map_err(|e| HalError::new(HalErrorKind::Io, format!("OpenH264: {e}")))?;
+        Ok(OpenH264Encoder {
+            params,
+            encoder,
+            started: None,
+            sequence: 0,
+            config: None,
+            out: Vec::new(),
+        })
+    }
+}
+
+impl H264Encoder for OpenH264Encoder {
+    fn encode(&mut self, frame: &Frame, force_key: bool) -> HalResult<Option<EncodedFrame>> {
+        let (w, h) = (self.params.width as usize, self.params.height as usize);
+        if frame.format != PixelFormat::I420
+            || frame.width as usize != w
+            || frame.height as usize != h
+        {
+            return Err(HalError::new(
+                HalErrorKind::InvalidArgument,
+                format!(
+                    "encoder expects I420 {w}x{h}, got {:?} {}x{}",
+                    frame.format, frame.width, frame.height
+                ),
+            ));
+        }
+        let (cw, ch) = convert::i420_chroma_size(w, h);
+        if frame.data.len() < convert::i420_len(w, h) {
+            return Err(HalError::new(
+                HalErrorKind::InvalidArgument,
+                "I420 frame shorter than its size",
+            ));
+        }
+        let (y, rest) = frame.data.split_at(w * h);
+        let (u, rest) = rest.split_at(cw * ch);
+        let v = &rest[..cw * ch];
+        let yuv = YUVSlices::new((y, u, v), (w, h), (w, cw, cw));
+        let started = *self.started.get_or_insert_with(Instant::now);
+        let pts = started.elapsed();
+        if force_key || self.sequence == 0 {
+            self.encoder.force_intra_frame();
+        }
+        let stream = self
+            .encoder
+            .encode_at(
+                &yuv,
+                openh264::Timestamp::from_millis(pts.as_millis() as u64),
+            )
+            .map_err(|e| HalError::new(HalErrorKind::Io, format!("OpenH264 encode: {e}")))?;
+        let keyframe = match stream.frame_type() {
+            FrameType::Skip | FrameType::Invalid => return Ok(None),
+            FrameType::IDR => true,
+            FrameType::I | FrameType::P | FrameType::IPMixed => false,
+        };
+        self.out.clear();
+        stream.write_vec(&mut self.out);
+        if keyframe {
+            self.config = h264::config_for(
+                &self.out,
+                self.params.width,
+                self.params.height,
+                self.config.as_ref(),
+            );
+        }
+        let Some(config) = self.config.clone() else {
+            // No parameter sets seen yet: nothing decodable to hand out.
+            return Ok(None);
+        };
+        let encoded = EncodedFrame {
+            codec: VideoCodec::H264,
+            data: Arc::from(&self.out[..]),
+            keyframe,
+            pts,
+            captured: frame.captured,
+            sequence: self.sequence,
+            config,
+        };
+        self.sequence += 1;
+        Ok(Some(encoded))
+    }
+
+    fn params(&self) -> H264Params {
+        self.params
+    }
+
+    fn reconfigure(&mut self, params: H264Params) -> HalResult<()> {
+        if params == self.params {
+            return Ok(());
+        }
+        // The crate fixes rate control when the encoder is made: a new encoder (which starts
+        // with an IDR) is how the software backend changes any parameter.
+        Err(HalError::new(
+            HalErrorKind::NotSupported,
+            "the software encoder is reopened for new parameters",
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::SystemTime;
+
+    fn gray_frame(w: u32, h: u32, shade: u8, sequence: u64) -> Frame {
+        let mut data = vec![128u8; convert::i420_len(w as usize, h as usize)];
+        for (i, p) in data[..(w * h) as usize].iter_mut().enumerate() {
+            *p = shade.wrapping_add((i % w as usize) as u8);
+        }
+        Frame {
+            width: w,
+            height: h,
+            format: PixelFormat::I420,
+            data: Arc::from(data),
+            sequence,
+            captured: SystemTime::now(),
+        }
+    }
+
+    #[test]
+    fn test_openh264_first_frame_is_idr_with_parameter_sets_and_gop_is_kept() {
+        let params = H264Params {
+            width: 160,
+            height: 96,
+            fps: 10,
+            bitrate: 200_000,
+            vbr: false,
+            gop: 5,
+            temporal_layers: false,
+        };
+        let mut encoder = OpenH264Factory.open(params).unwrap();
+        let mut keys = Vec::new();
+        for n in 0..12u64 {
+            let frame = gray_frame(160, 96, (n * 7) as u8, n);
+            if let Some(out) = encoder.encode(&frame, n == 7).unwrap() {
+                if out.keyframe {
+                    keys.push(n);
+                    assert!(h264::parameter_sets(&out.data).is_some());
+                }
+                assert_eq!(out.config.width, 160);
+            }
+        }
+        assert_eq!(keys.first(), Some(&0));
+        assert!(keys.contains(&5), "periodic IDR at the GOP: {keys:?}");
+        assert!(keys.contains(&7), "forced IDR: {keys:?}");
+    }
+
+    #[test]
+    fn test_openh264_refuses_odd_size_and_wrong_frames() {
+        let mut params = H264Params {
+            width: 161,
+            height: 96,
+            fps: 10,
+            bitrate: 200_000,
+            vbr: true,
+            gop: 5,
+            temporal_layers: false,
+        };
+        assert!(OpenH264Encoder::new(params).is_err());
+        params.width = 160;
+        let mut encoder = OpenH264Encoder::new(params).unwrap();
+        assert!(encoder.encode(&gray_frame(320, 96, 0, 0), false).is_err());
+    }
+}

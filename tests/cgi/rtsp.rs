@@ -1,0 +1,537 @@
+//! H.264 over RTSP with real clients: ffprobe/ffmpeg (Debian's, installed by
+//! scripts/install-deps.sh) against the simulated board on loopback, over TCP-interleaved
+//! and UDP, decoding what they receive; and a raw TCP client for the protocol's error paths.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::support::{Camera, encode};
+
+/// `rtsp://usr:pwd@127.0.0.1:PORT/PATH`: RTSP shares the web port (Foscam's mediaPort 88 =
+/// webPort 88; the simulated board's are both 8088, and the tests listen on a free port).
+fn url(cam: &Camera, usr: &str, pwd: &str, path: &str) -> String {
+    let host = cam.base.trim_start_matches("http://");
+    format!("rtsp://{}:{}@{host}/{path}", encode(usr), encode(pwd))
+}
+
+fn host(cam: &Camera) -> String {
+    cam.base.trim_start_matches("http://").to_owned()
+}
+
+/// One decoded frame as ffprobe reports it.
+#[derive(Debug, Clone, PartialEq)]
+struct Decoded {
+    width: u32,
+    height: u32,
+    key: bool,
+}
+
+/// Runs a client program with a hard deadline; answers (success, stdout, stderr).
+fn run(program: &str, args: &[&str], limit: Duration) -> (bool, String, String) {
+    let mut child = Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{program} runs (scripts/install-deps.sh installs it): {e}"));
+    let mut stdout = child.stdout.take().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let out = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stdout.read_to_string(&mut s);
+        s
+    });
+    let err = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stderr.read_to_string(&mut s);
+        s
+    });
+    let deadline = Instant::now() + limit;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break Some(status);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let out = out.join().unwrap();
+    let err = err.join().unwrap();
+    (status.is_some_and(|s| s.success()), out, err)
+}
+
+/// ffprobe decodes the first `packets` video packets of `url` over `transport`.
+fn probe_frames(url: &str, transport: &str, packets: usize) -> Vec<Decoded> {
+    let interval = format!("%+#{packets}");
+    let (ok, out, err) = run(
+        "ffprobe",
+        &[
+            "-v",
+            "error",
+            "-rtsp_transport",
+            transport,
+            "-timeout",
+            "10000000",
+            "-select_streams",
+            "v:0",
+            "-show_entries",
+            "frame=width,height,key_frame",
+            "-read_intervals",
+            &interval,
+            "-of",
+            "compact=p=0",
+            url,
+        ],
+        Duration::from_secs(90),
+    );
+    assert!(ok, "ffprobe failed on {transport}: {err}");
+    out.lines()
+        .filter_map(|line| {
+            let field = |name: &str| {
+                line.split('|')
+                    .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
+                    .and_then(|v| v.trim().parse::<u32>().ok())
+            };
+            Some(Decoded {
+                width: field("width")?,
+                height: field("height")?,
+                key: field("key_frame")? == 1,
+            })
+        })
+        .collect()
+}
+
+fn key_gaps(frames: &[Decoded]) -> Vec<usize> {
+    let keys: Vec<usize> = frames
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| f.key)
+        .map(|(i, _)| i)
+        .collect();
+    keys.windows(2).map(|w| w[1] - w[0]).collect()
+}
+
+fn set_main(cam: &Camera, params: &[(&str, &str)]) {
+    let mut all = vec![("streamType", "0")];
+    all.extend_from_slice(params);
+    assert_eq!(cam.cgi("setVideoStreamParam", &all).result, 0);
+}
+
+/// A started camera whose main stream is 320x240 at 15 fps, GOP 10.
+fn small_camera(dir: &std::path::Path) -> Camera {
+    let cam = Camera::start(dir);
+    set_main(
+        &cam,
+        &[
+            ("resolution", "3"),
+            ("frameRate", "15"),
+            ("GOP", "10"),
+            ("bitRate", "524288"),
+            ("isVBR", "0"),
+        ],
+    );
+    cam
+}
+
+#[test]
+fn test_rtsp_main_and_sub_decode_over_tcp_and_udp_at_the_configured_size_and_gop() {
+    let dir = tempfile::tempdir().unwrap();
+    let cam = small_camera(dir.path());
+    // The sub stream is MJPEG from the factory; H.264 needs setSubStreamFormat 0.
+    assert_eq!(cam.cgi("setSubStreamFormat", &[("format", "0")]).result, 0);
+    assert_eq!(
+        cam.cgi(
+            "setSubVideoStreamParam",
+            &[
+                ("streamType", "0"),
+                ("resolution", "4"),
+                ("frameRate", "10"),
+                ("GOP", "5")
+            ]
+        )
+        .result,
+        0
+    );
+    for transport in ["tcp", "udp"] {
+        let main = probe_frames(&url(&cam, "admin", "", "videoMain"), transport, 60);
+        assert!(main.len() >= 50, "{transport}: {} frames", main.len());
+        assert!(main.iter().all(|f| (f.width, f.height) == (320, 240)));
+        assert!(main[0].key, "the first frame is a key frame");
+        let gaps = key_gaps(&main);
+        assert!(
+            !gaps.is_empty() && gaps.iter().all(|&g| g == 10),
+            "{gaps:?}"
+        );
+        let sub = probe_frames(&url(&cam, "admin", "", "videoSub"), transport, 55);
+        assert!(sub.len() >= 50, "{transport}: {} sub frames", sub.len());
+        assert!(sub.iter().all(|f| (f.width, f.height) == (320, 180)));
+        let gaps = key_gaps(&sub);
+        assert!(!gaps.is_empty() && gaps.iter().all(|&g| g == 5), "{gaps:?}");
+    }
+}
+
+#[test]
+fn test_rtsp_cbr_bitrate_follows_the_setting_and_changes_reach_a_connected_viewer() {
+    let dir = tempfile::tempdir().unwrap();
+    let cam = small_camera(dir.path());
+    set_main(&cam, &[("bitRate", "262144")]);
+    let out = dir.path().join("ten-seconds.h264");
+    let out_arg = out.to_str().unwrap().to_owned();
+    let main = url(&cam, "admin", "", "videoMain");
+    let (ok, _, err) = run(
+        "ffmpeg",
+        &[
+            "-v",
+            "error",
+            "-rtsp_transport",
+            "tcp",
+            "-timeout",
+            "10000000",
+            "-i",
+            &main,
+            "-t",
+            "10",
+            "-c",
+            "copy",
+            "-f",
+            "h264",
+            "-y",
+            &out_arg,
+        ],
+        Duration::from_secs(60),
+    );
+    assert!(ok, "ffmpeg recorded 10 s: {err}");
+    let bits = std::fs::metadata(&out).unwrap().len() as f64 * 8.0;
+    let rate = bits / 10.0;
+    assert!(
+        (262_144.0 * 0.7..=262_144.0 * 1.3).contains(&rate),
+        "CBR 262144 bit/s measured {rate:.0} bit/s"
+    );
+
+    // A viewer stays connected while the resolution changes: its stream switches size at
+    // the next GOP.
+    let viewer = std::thread::spawn(move || probe_frames(&main, "tcp", 120));
+    std::thread::sleep(Duration::from_secs(3));
+    set_main(&cam, &[("resolution", "4")]);
+    let frames = viewer.join().unwrap();
+    let sizes: Vec<(u32, u32)> = frames.iter().map(|f| (f.width, f.height)).collect();
+    assert!(sizes.contains(&(320, 240)), "{sizes:?}");
+    assert!(sizes.contains(&(320, 180)), "the change reached the viewer");
+    assert_eq!(sizes.last(), Some(&(320, 180)));
+}
+
+#[test]
+fn test_rtsp_viewers_mjpeg_and_snapshots_at_once_and_a_stalled_client_stops_nobody() {
+    let dir = tempfile::tempdir().unwrap();
+    let cam = small_camera(dir.path());
+    // A client that sets up an interleaved session, plays, and never reads again.
+    let mut stalled = RawClient::connect(&cam);
+    stalled.play_interleaved(&cam, "videoMain");
+    let tcp = {
+        let u = url(&cam, "admin", "", "videoMain");
+        std::thread::spawn(move || probe_frames(&u, "tcp", 60))
+    };
+    let udp = {
+        let u = url(&cam, "admin", "", "videoMain");
+        std::thread::spawn(move || probe_frames(&u, "udp", 60))
+    };
+    let mjpeg = {
+        let base = cam.base.clone();
+        std::thread::spawn(move || {
+            let url = format!("{base}/cgi-bin/CGIStream.cgi?cmd=GetMJStream&usr=admin&pwd=");
+            let response = ureq::get(&url).call().expect("MJPEG stream");
+            let mut reader = response.into_reader();
+            let mut seen = 0usize;
+            let mut buf = vec![0u8; 64 * 1024];
+            let mut boundaries = 0;
+            while boundaries < 20 {
+                let n = reader.read(&mut buf).expect("MJPEG data");
+                assert!(n > 0);
+                seen += n;
+                boundaries += buf[..n].windows(8).filter(|w| w == b"--ipcamd").count();
+            }
+            seen
+        })
+    };
+    for _ in 0..5 {
+        let (status, kind, jpeg) =
+            cam.get_raw("/cgi-bin/CGIProxy.fcgi?cmd=snapPicture2&usr=admin&pwd=");
+        assert_eq!(status, 200);
+        assert_eq!(kind, "image/jpeg");
+        zune_jpeg::JpegDecoder::new(zune_jpeg::zune_core::bytestream::ZCursor::new(&jpeg))
+            .decode()
+            .expect("a JPEG");
+    }
+    for (name, viewer) in [("tcp", tcp), ("udp", udp)] {
+        let frames = viewer.join().unwrap();
+        assert!(frames.len() >= 50, "{name}: {} frames", frames.len());
+    }
+    assert!(mjpeg.join().unwrap() > 0);
+    drop(stalled);
+}
+
+#[test]
+fn test_rtsp_accounts_url_special_password_wrong_password_and_mjpeg_sub_stream() {
+    let dir = tempfile::tempdir().unwrap();
+    let cam = small_camera(dir.path());
+    let password = "p@ss:w/rd%?#";
+    assert_eq!(
+        cam.cgi(
+            "addAccount",
+            &[
+                ("usrName", "viewer"),
+                ("usrPwd", password),
+                ("privilege", "0")
+            ]
+        )
+        .result,
+        0
+    );
+    // A visitor may watch; the URL carries the password percent-encoded.
+    let frames = probe_frames(&url(&cam, "viewer", password, "videoMain"), "tcp", 10);
+    assert!(frames.len() >= 5);
+    // Wrong password: 401, from ffprobe and on the wire.
+    let (ok, _, err) = run(
+        "ffprobe",
+        &[
+            "-v",
+            "error",
+            "-rtsp_transport",
+            "tcp",
+            &url(&cam, "viewer", "nope", "videoMain"),
+        ],
+        Duration::from_secs(30),
+    );
+    assert!(!ok);
+    assert!(err.contains("401"), "{err}");
+    let mut raw = RawClient::connect(&cam);
+    let reply = raw.request(&format!(
+        "DESCRIBE rtsp://{}/videoMain RTSP/1.0\r\nCSeq: 2\r\nAuthorization: Basic dmlld2VyOm5vcGU=\r\n\r\n",
+        host(&cam)
+    ));
+    assert!(reply.starts_with("RTSP/1.0 401"), "{reply}");
+    assert!(reply.contains("WWW-Authenticate: Basic"));
+    assert!(reply.contains("CSeq: 2"));
+    // The password never reaches the log.
+    let logged: Vec<String> = cam.log.try_iter().collect();
+    assert!(
+        !logged
+            .iter()
+            .any(|l| l.contains(password) || l.contains("nope"))
+    );
+    // The factory sub stream is MJPEG: /videoSub is not there, GetMJStream is.
+    let reply = raw.request(&format!(
+        "DESCRIBE rtsp://{}/videoSub RTSP/1.0\r\nCSeq: 3\r\nAuthorization: Basic YWRtaW46\r\n\r\n",
+        host(&cam)
+    ));
+    assert!(reply.starts_with("RTSP/1.0 404"), "{reply}");
+    let stream = ureq::get(&format!(
+        "{}/cgi-bin/CGIStream.cgi?cmd=GetMJStream&usr=admin&pwd=",
+        cam.base
+    ))
+    .call()
+    .expect("GetMJStream answers");
+    assert_eq!(stream.status(), 200);
+    assert!(
+        stream
+            .header("content-type")
+            .unwrap_or("")
+            .starts_with("multipart/x-mixed-replace")
+    );
+}
+
+#[test]
+fn test_rtsp_protocol_errors_answer_or_close_and_the_server_keeps_serving() {
+    let dir = tempfile::tempdir().unwrap();
+    let cam = small_camera(dir.path());
+    let h = host(&cam);
+    let auth = "Authorization: Basic YWRtaW46\r\n";
+    // Missing CSeq: 400; the connection stays usable.
+    let mut c = RawClient::connect(&cam);
+    assert!(
+        c.request(&format!("OPTIONS rtsp://{h}/videoMain RTSP/1.0\r\n\r\n"))
+            .starts_with("RTSP/1.0 400")
+    );
+    let options = c.request(&format!(
+        "OPTIONS rtsp://{h}/videoMain RTSP/1.0\r\nCSeq: 1\r\n\r\n"
+    ));
+    assert!(options.starts_with("RTSP/1.0 200"), "{options}");
+    assert!(options.contains("DESCRIBE") && options.contains("GET_PARAMETER"));
+    // SETUP before DESCRIBE: 455; unknown path: 404; PLAY without a session: 454.
+    let setup = c.request(&format!(
+        "SETUP rtsp://{h}/videoMain/trackID=0 RTSP/1.0\r\nCSeq: 2\r\n{auth}Transport: RTP/AVP/TCP;unicast;interleaved=0-1\r\n\r\n"
+    ));
+    assert!(setup.starts_with("RTSP/1.0 455"), "{setup}");
+    let missing = c.request(&format!(
+        "DESCRIBE rtsp://{h}/videoOther RTSP/1.0\r\nCSeq: 3\r\n{auth}\r\n"
+    ));
+    assert!(missing.starts_with("RTSP/1.0 404"), "{missing}");
+    let play = c.request(&format!(
+        "PLAY rtsp://{h}/videoMain RTSP/1.0\r\nCSeq: 4\r\n{auth}Session: 1234\r\n\r\n"
+    ));
+    assert!(play.starts_with("RTSP/1.0 454"), "{play}");
+    // Interleaved data from the client is read and ignored.
+    c.send(b"$\x01\x00\x04abcd");
+    let again = c.request("OPTIONS * RTSP/1.0\r\nCSeq: 5\r\n\r\n");
+    assert!(again.starts_with("RTSP/1.0 200"), "{again}");
+    // Garbage: an error or a closed connection.
+    let mut g = RawClient::connect(&cam);
+    g.send(b"DESCRIBE \x00\x01\x02 RTSP/1.0\r\nCSeq: x\r\n\r\n");
+    let answer = g.read_some();
+    assert!(
+        answer.is_empty() || answer.starts_with("RTSP/1.0 4"),
+        "{answer}"
+    );
+    // Oversized headers: refused, connection closed.
+    let mut big = RawClient::connect(&cam);
+    let header = format!(
+        "DESCRIBE rtsp://{h}/videoMain RTSP/1.0\r\nCSeq: 1\r\nX-Big: {}\r\n",
+        "a".repeat(20_000)
+    );
+    big.send(header.as_bytes());
+    let answer = big.read_some();
+    assert!(
+        answer.is_empty() || answer.starts_with("RTSP/1.0 4"),
+        "{answer}"
+    );
+    // A full session with TEARDOWN, then the camera still answers both protocols.
+    let mut s = RawClient::connect(&cam);
+    s.play_interleaved(&cam, "videoMain");
+    let teardown = s.request_after_data(&format!(
+        "TEARDOWN rtsp://{h}/videoMain RTSP/1.0\r\nCSeq: 9\r\n{auth}Session: {}\r\n\r\n",
+        s.session
+    ));
+    assert!(teardown.contains("RTSP/1.0 200"), "{teardown}");
+    assert_eq!(cam.cgi("getDevState", &[]).result, 0);
+    assert!(probe_frames(&url(&cam, "admin", "", "videoMain"), "tcp", 5).len() >= 3);
+    // setMainVideoStreamType picks which of the four parameter sets is live.
+    assert_eq!(
+        cam.cgi(
+            "setVideoStreamParam",
+            &[("streamType", "2"), ("resolution", "4"), ("GOP", "6")]
+        )
+        .result,
+        0
+    );
+    assert_eq!(
+        cam.cgi("setMainVideoStreamType", &[("streamType", "2")])
+            .result,
+        0
+    );
+    let frames = probe_frames(&url(&cam, "admin", "", "videoMain"), "tcp", 20);
+    assert!(
+        frames.iter().all(|f| (f.width, f.height) == (320, 180)),
+        "{frames:?}"
+    );
+    assert!(key_gaps(&frames).iter().all(|&g| g == 6));
+}
+
+/// A hand-driven RTSP client for the error paths (ffmpeg never sends these).
+struct RawClient {
+    stream: TcpStream,
+    session: String,
+}
+
+impl RawClient {
+    fn connect(cam: &Camera) -> RawClient {
+        let stream = TcpStream::connect(host(cam)).expect("connects");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(15)))
+            .unwrap();
+        RawClient {
+            stream,
+            session: String::new(),
+        }
+    }
+
+    fn send(&mut self, bytes: &[u8]) {
+        let _ = self.stream.write_all(bytes);
+    }
+
+    /// What arrives until the server pauses or closes.
+    fn read_some(&mut self) -> String {
+        let mut buf = vec![0u8; 4096];
+        match self.stream.read(&mut buf) {
+            Ok(n) => String::from_utf8_lossy(&buf[..n]).into_owned(),
+            Err(_) => String::new(),
+        }
+    }
+
+    /// Sends a request and reads one response head (and body, by Content-Length).
+    fn request(&mut self, text: &str) -> String {
+        self.send(text.as_bytes());
+        let mut got = Vec::new();
+        let mut byte = [0u8; 1];
+        while !got.ends_with(b"\r\n\r\n") {
+            match self.stream.read(&mut byte) {
+                Ok(1) => got.push(byte[0]),
+                _ => break,
+            }
+        }
+        let head = String::from_utf8_lossy(&got).into_owned();
+        let length: usize = head
+            .lines()
+            .find_map(|l| l.strip_prefix("Content-Length: "))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0);
+        let mut body = vec![0u8; length];
+        let _ = self.stream.read_exact(&mut body);
+        head + &String::from_utf8_lossy(&body)
+    }
+
+    /// Sends a request while RTP data is flowing and reads until its response shows up.
+    fn request_after_data(&mut self, text: &str) -> String {
+        self.send(text.as_bytes());
+        let mut seen = Vec::new();
+        let mut buf = vec![0u8; 64 * 1024];
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while Instant::now() < deadline {
+            let Ok(n) = self.stream.read(&mut buf) else {
+                break;
+            };
+            if n == 0 {
+                break;
+            }
+            seen.extend_from_slice(&buf[..n]);
+            if let Some(at) = seen.windows(9).position(|w| w == b"RTSP/1.0 ") {
+                if seen[at..].windows(4).any(|w| w == b"\r\n\r\n") {
+                    return String::from_utf8_lossy(&seen[at..]).into_owned();
+                }
+            }
+        }
+        String::new()
+    }
+
+    /// DESCRIBE, SETUP (interleaved) and PLAY as the admin.
+    fn play_interleaved(&mut self, cam: &Camera, path: &str) {
+        let h = host(cam);
+        let auth = "Authorization: Basic YWRtaW46\r\n";
+        let describe = self.request(&format!(
+            "DESCRIBE rtsp://{h}/{path} RTSP/1.0\r\nCSeq: 1\r\n{auth}Accept: application/sdp\r\n\r\n"
+        ));
+        assert!(describe.starts_with("RTSP/1.0 200"), "{describe}");
+        assert!(describe.contains("sprop-parameter-sets="), "{describe}");
+        let setup = self.request(&format!(
+            "SETUP rtsp://{h}/{path}/trackID=0 RTSP/1.0\r\nCSeq: 2\r\n{auth}Transport: RTP/AVP/TCP;unicast;interleaved=0-1\r\n\r\n"
+        ));
+        assert!(setup.starts_with("RTSP/1.0 200"), "{setup}");
+        self.session = setup
+            .lines()
+            .find_map(|l| l.strip_prefix("Session: "))
+            .and_then(|v| v.split(';').next())
+            .expect("Session header")
+            .trim()
+            .to_owned();
+        let play = self.request(&format!(
+            "PLAY rtsp://{h}/{path} RTSP/1.0\r\nCSeq: 3\r\n{auth}Session: {}\r\n\r\n",
+            self.session
+        ));
+        assert!(play.starts_with("RTSP/1.0 200"), "{play}");
+    }
+}

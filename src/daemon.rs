@@ -172,7 +172,9 @@ pub async fn start(options: &Options) -> Result<Started, StartupError> {
                 log: log.clone(),
                 state: state.clone(),
                 alarms: record_rx,
-                frames: None,
+                frames: Some(Arc::new(crate::recorder::feeder::HubFrames(
+                    streams.clone(),
+                ))),
                 snapshots,
             });
             (Some(recorder), Some(job))

@@ -29,6 +29,7 @@
 //! Layer 2 (a service). Nothing here calls up into the CGI or HTTP layers.
 
 pub mod engine;
+pub mod feeder;
 pub mod h264;
 pub mod index;
 pub mod mp4;

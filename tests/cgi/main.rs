@@ -5,6 +5,7 @@ mod alarms;
 mod motion;
 mod ptz;
 mod recording;
+mod recording_live;
 mod registry;
 mod rtsp;
 mod servers;

@@ -172,7 +172,7 @@ pub async fn start(options: &Options) -> Result<Started, StartupError> {
                 log: log.clone(),
                 state: state.clone(),
                 alarms: record_rx,
-                frames: Some(Arc::new(crate::recorder::feeder::HubFrames(
+                frames: Some(Arc::new(crate::recorder::feeder::HubFrames::new(
                     streams.clone(),
                 ))),
                 snapshots,

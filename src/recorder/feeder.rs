@@ -4,6 +4,7 @@
 //! skipped by the hub to the next key frame, which the recorder sees as a sequence gap and
 //! resumes at that key frame.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use super::{Feed, FrameFeed, FrameSource};
@@ -14,7 +15,21 @@ use crate::streams::{Decimation, StreamHub, StreamId, SubscribeOptions, Subscrip
 pub const QUEUE: usize = 90;
 
 /// The hub, seen by the recorder.
-pub struct HubFrames(pub StreamHub);
+pub struct HubFrames {
+    hub: StreamHub,
+    /// A refusal was logged (the recorder asks again every second: one line, not one a second).
+    refused: AtomicBool,
+}
+
+impl HubFrames {
+    /// The recorder's view of `hub`.
+    pub fn new(hub: StreamHub) -> HubFrames {
+        HubFrames {
+            hub,
+            refused: AtomicBool::new(false),
+        }
+    }
+}
 
 struct HubFeed {
     subscription: Subscription,
@@ -28,14 +43,18 @@ impl FrameSource for HubFrames {
         } else {
             StreamId::Main
         };
-        if !self.0.available(id) {
+        if !self.hub.available(id) {
+            if self.refused.swap(true, Ordering::Relaxed) {
+                return None;
+            }
             tracing::warn!(
                 stream = id.path(),
                 "recording: the stream cannot be encoded on this board (no H.264 encoder, or the sub stream is MJPEG)"
             );
             return None;
         }
-        let subscription = self.0.subscribe(
+        self.refused.store(false, Ordering::Relaxed);
+        let subscription = self.hub.subscribe(
             id,
             SubscribeOptions {
                 queue: QUEUE,

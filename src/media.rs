@@ -1,5 +1,6 @@
 //! The media pipeline: one capture thread turns the sensor's frames into the camera's pictures
-//! (software mirror/flip where the sensor lacks it, timestamp and name OSD, privacy masks),
+//! (software mirror/flip where the sensor lacks it, setRatio's lens-distortion correction
+//! where the board file says the lens needs it, timestamp and name OSD, privacy masks),
 //! publishes the newest processed main-stream frame for snapshots and the motion detector, and
 //! encodes the sub stream to JPEG once per frame *only while someone watches*, shared by every
 //! viewer as reference-counted bytes. Each viewer has a bounded queue: a slow viewer drops
@@ -62,6 +63,20 @@ struct MediaSettings {
     dst: bool,
     date_format: i64,
     snap_quality: u8,
+    /// setRatio's lens correction (0: none), see [`lens_correction`].
+    lens: f32,
+}
+
+/// The radial correction setRatio asks for on a lens whose distortion is `lens` (the board
+/// file's `video.lens_distortion`): the guide's three ranks, High (0-150) correcting fully,
+/// Middle (151-430, the default) 60 %, Low (431-511) 30 %.
+pub fn lens_correction(lens: f32, ratio: i64) -> f32 {
+    let rank = match ratio {
+        ..=150 => 1.0,
+        151..=430 => 0.6,
+        _ => 0.3,
+    };
+    lens * rank
 }
 
 fn stream_config(resolution: i64, frame_rate: i64) -> CaptureConfig {
@@ -77,7 +92,7 @@ fn stream_config(resolution: i64, frame_rate: i64) -> CaptureConfig {
 }
 
 impl MediaSettings {
-    fn of(s: &Snapshot) -> MediaSettings {
+    fn of(s: &Snapshot, lens: f32) -> MediaSettings {
         let pick = |t: i64| usize::try_from(t).unwrap_or(0).min(3);
         let (m, n) = (
             pick(s.main_stream_type.stream_type),
@@ -114,6 +129,7 @@ impl MediaSettings {
             dst: s.time.dst,
             date_format: s.time.date_format,
             snap_quality: snap_quality(s.snap.quality),
+            lens: lens_correction(lens, s.ratio.ratio),
         }
     }
 }
@@ -274,7 +290,8 @@ fn capture_loop(media: &std::sync::Weak<Media>) {
         let changed = media.parts.settings.changed(&mut generation);
         if let Some(snapshot) = &changed {
             motion.reconfigure(snapshot);
-            let fresh = MediaSettings::of(snapshot);
+            let lens = media.parts.settings.board().video.lens_distortion;
+            let fresh = MediaSettings::of(snapshot, lens);
             if settings.as_ref().is_none_or(|s| s.main != fresh.main) {
                 if let Err(err) = video.configure(fresh.main) {
                     tracing::warn!(%err, ?fresh.main, "sensor refused the stream configuration");
@@ -313,6 +330,7 @@ fn capture_loop(media: &std::sync::Weak<Media>) {
             }
         };
         let frame = orient(&media, frame);
+        let frame = correct_lens(&current, frame);
         let action = motion.observe(&media, &current, &frame);
         observe_scene_light(&media.parts.ir, &frame, &mut next_light_sample);
         let frame = overlay_frame(&media.parts.clock, &current, frame);
@@ -399,6 +417,20 @@ fn orient(media: &Media, frame: Frame) -> Frame {
         Ok(oriented) => oriented,
         Err(err) => {
             tracing::debug!(%err, "software orientation skipped");
+            frame
+        }
+    }
+}
+
+/// setRatio's distortion correction, in software (no sensor here does it).
+fn correct_lens(settings: &MediaSettings, frame: Frame) -> Frame {
+    if settings.lens == 0.0 || frame.format == PixelFormat::Mjpeg {
+        return frame;
+    }
+    match convert::undistort_frame(&frame, settings.lens) {
+        Ok(corrected) => corrected,
+        Err(err) => {
+            tracing::debug!(%err, "lens correction skipped");
             frame
         }
     }

@@ -270,6 +270,7 @@ fn linux_open_each(board: &BoardSpec) -> Vec<DeviceReport> {
         board: board.clone(),
         video: None,
         encoder: Arc::new(ipcamd_hal::video::jpeg::SoftwareJpegEncoder),
+        h264: None,
         ir_led: None,
         ir_cut: None,
         alarm_in: None,
@@ -284,6 +285,10 @@ fn linux_open_each(board: &BoardSpec) -> Vec<DeviceReport> {
     match video::open(&board) {
         Ok(v) => hal.video = Some(v),
         Err(err) => failures.push(fail("video", err)),
+    }
+    match ipcamd_hal::linux::m2m::h264_factory(&board) {
+        Ok(factory) => hal.h264 = factory,
+        Err(err) => failures.push(fail("h264_encoder", err)),
     }
     let g = &board.gpio;
     let outputs = [

@@ -173,6 +173,13 @@ pub struct VideoSpec {
     /// Largest capture height the sensor delivers.
     #[serde(default = "default_max_height")]
     pub max_height: u32,
+    /// The lens's barrel distortion as the radial coefficient k that straightens it
+    /// (a source pixel at normalised radius r is taken from r·(1 + k·r²); 1 = half the
+    /// diagonal). setRatio's rank scales it: High (0-150) corrects fully, Middle (151-430)
+    /// 60 %, Low (431-511) 30 %. 0 (the default): a rectilinear lens or a sensor that
+    /// corrects it itself; nothing is done in software.
+    #[serde(default)]
+    pub lens_distortion: f32,
 }
 
 impl Default for VideoSpec {
@@ -185,6 +192,7 @@ impl Default for VideoSpec {
             scene: None,
             max_width: default_max_width(),
             max_height: default_max_height(),
+            lens_distortion: 0.0,
         }
     }
 }

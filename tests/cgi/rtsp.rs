@@ -535,3 +535,70 @@ impl RawClient {
         assert!(play.starts_with("RTSP/1.0 200"), "{play}");
     }
 }
+
+/// An RTSP OPTIONS answer from `address`, if it speaks RTSP there.
+fn rtsp_options(address: &str) -> Option<String> {
+    let mut stream = TcpStream::connect(address).ok()?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .ok()?;
+    stream
+        .write_all(b"OPTIONS * RTSP/1.0\r\nCSeq: 1\r\n\r\n")
+        .ok()?;
+    let mut buf = vec![0u8; 1024];
+    let n = stream.read(&mut buf).ok()?;
+    let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+    text.starts_with("RTSP/1.0 200").then_some(text)
+}
+
+fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !check() {
+        assert!(Instant::now() < deadline, "{what}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn test_rtsp_moves_to_the_media_port_set_by_set_port_info_and_back_to_the_web_port() {
+    let dir = tempfile::tempdir().unwrap();
+    let cam = Camera::start(dir.path());
+    let web = host(&cam);
+    assert!(rtsp_options(&web).is_some(), "mediaPort = webPort: shared");
+    let media_port = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        probe.local_addr().unwrap().port()
+    };
+    let ports = cam.cgi("getPortInfo", &[]);
+    let web_port = ports.get("webPort").to_owned();
+    assert_eq!(ports.get("mediaPort"), web_port);
+    let media = media_port.to_string();
+    assert_eq!(cam.cgi("setPortInfo", &[("mediaPort", &media)]).result, 0);
+    let own = format!("127.0.0.1:{media_port}");
+    eventually("RTSP answers on the new media port", || {
+        rtsp_options(&own).is_some()
+    });
+    eventually("the web port is HTTP only", || rtsp_options(&web).is_none());
+    assert_eq!(cam.cgi("getDevState", &[]).result, 0);
+    let frames = probe_frames(&format!("rtsp://admin:@{own}/videoMain"), "tcp", 5);
+    assert!(frames.len() >= 3);
+    assert_eq!(
+        cam.cgi("setPortInfo", &[("mediaPort", &web_port)]).result,
+        0
+    );
+    eventually("back on the web port", || rtsp_options(&web).is_some());
+    eventually("the media port is closed", || {
+        TcpStream::connect(&own).is_err()
+    });
+}
+
+#[test]
+fn test_h264_frame_reference_mode_1_is_refused_by_an_encoder_that_cannot_make_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let cam = Camera::start(dir.path());
+    // OpenH264 cannot make the guide's frame-skipping reference structure: -4, unchanged.
+    assert_eq!(cam.cgi("setH264FrmRefMode", &[("mode", "1")]).result, -4);
+    assert_eq!(cam.cgi("getH264FrmRefMode", &[]).get("mode"), "0");
+    assert_eq!(cam.cgi("setH264FrmRefMode", &[("mode", "0")]).result, 0);
+    assert_eq!(cam.cgi("setH264FrmRefMode", &[("mode", "2")]).result, -1);
+}

@@ -299,3 +299,44 @@ fn test_mjpeg_needs_credentials() {
     assert!(content_type.starts_with("text/xml"));
     assert!(String::from_utf8_lossy(&body).contains("<result>-2</result>"));
 }
+
+#[test]
+fn test_set_ratio_corrects_the_lens_distortion_the_board_file_gives_in_three_ranks() {
+    let dir = tempfile::tempdir().unwrap();
+    let plain_board = static_scene_board(dir.path());
+    // The same scene through a barrel-distorting lens the sensor does not correct.
+    let lens_board = dir.path().join("lens.toml");
+    let text = std::fs::read_to_string(&plain_board)
+        .unwrap()
+        .replace("[video]\n", "[video]\nlens_distortion = 0.8\n");
+    std::fs::write(&lens_board, text).unwrap();
+    let no_osd = [
+        ("isEnableTimeStamp", "0"),
+        ("isEnableDevName", "0"),
+        ("dispPos", "0"),
+        ("isEnableOSDMask", "0"),
+    ];
+    // On the diagonal at 80 % of the way to the corner (in the bright half of the scene):
+    // corrected fully (High), the pixel comes from outside the sensor's picture and is
+    // black; corrected at the Low rank, it is still the scene.
+    let diagonal = |l: &Luma| l.mean(0.88, 0.88, 0.92, 0.92);
+    let cam = Camera::start_with_board(&dir.path().join("lens-data"), &lens_board);
+    assert_eq!(cam.cgi("setOSDSetting", &no_osd).result, 0);
+    assert_eq!(cam.cgi("setRatio", &[("ratio", "511")]).result, 0);
+    std::thread::sleep(Duration::from_millis(300));
+    let low = snapshot(&cam);
+    assert!(diagonal(&low) > 150.0, "Low rank: {}", diagonal(&low));
+    assert_eq!(cam.cgi("setRatio", &[("ratio", "100")]).result, 0);
+    std::thread::sleep(Duration::from_millis(300));
+    let high = snapshot(&cam);
+    assert!(diagonal(&high) < 40.0, "High rank: {}", diagonal(&high));
+    // The centre stays where it was.
+    assert!((low.mean(0.45, 0.45, 0.48, 0.55) - high.mean(0.45, 0.45, 0.48, 0.55)).abs() < 10.0);
+    drop(cam);
+    // A rectilinear lens (the simulated board's): nothing to correct at any rank.
+    let cam = Camera::start_with_board(&dir.path().join("plain-data"), &plain_board);
+    assert_eq!(cam.cgi("setOSDSetting", &no_osd).result, 0);
+    assert_eq!(cam.cgi("setRatio", &[("ratio", "0")]).result, 0);
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(diagonal(&snapshot(&cam)) > 150.0);
+}

@@ -2,8 +2,9 @@
 # Builds the lab's minimal-init image: an uncompressed initramfs (about 1.5 s faster to boot
 # under TCG than a gzipped one) with static busybox, glibc and v4l2-ctl from the armhf debs,
 # the kernel-module closure the init loads (computed with the host's depmod/modprobe), the
-# out-of-tree gpio-sim, the ARMv7 ipcamd, the lab board file and the firmware public key.
-# usage: build-initramfs.sh IPCAMD_BINARY FW_PUBLIC_KEY OUTPUT.cpio
+# out-of-tree gpio-sim and vicodec, the ARMv7 ipcamd and its M2M round-trip tool, the lab
+# board file and the firmware public key.
+# usage: build-initramfs.sh IPCAMD_BINARY FW_PUBLIC_KEY OUTPUT.cpio [M2M_ROUNDTRIP_BINARY]
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 CACHE=${IPCAMD_LAB_CACHE:-$HOME/.cache/ipcamd-lab}
@@ -12,6 +13,7 @@ source "$CACHE/kernel.env"
 BIN=$1
 PUBKEY=$2
 OUT=$3
+M2M=${4:-}
 KREL=$KV-armmp
 K=$CACHE/kernel/$KV
 R=$(mktemp -d)
@@ -27,7 +29,7 @@ cp "$CACHE/armroot/usr/bin/v4l2-ctl" "$R/usr/bin/"
 # kernel modules: the closure of what init loads (the cache's tree carries gpio-sim in
 # extra/ and is indexed by build-gpio-sim.sh)
 MODS=$K/image
-mods=$(for m in virtio_pci virtio_net virtio_console virtio_blk ext4 configfs vivid gpio-sim; do
+mods=$(for m in virtio_pci virtio_net virtio_console virtio_blk ext4 configfs vivid gpio-sim vicodec; do
     modprobe -d "$MODS" -S "$KREL" --show-depends "$m"
 done | awk '$1 == "insmod" { print $2 }' | sort -u)
 for ko in $mods; do
@@ -42,6 +44,7 @@ echo "build-initramfs: $(echo "$mods" | wc -l) kernel modules"
 install -m755 "$HERE/guest/init" "$R/init"
 install -m755 "$HERE/guest/labctl" "$R/usr/bin/labctl"
 install -m755 "$BIN" "$R/usr/bin/ipcamd"
+[ -z "$M2M" ] || install -m755 "$M2M" "$R/usr/bin/m2m_roundtrip"
 install -m644 "$HERE/board-lab.toml" "$R/etc/ipcamd/board.toml"
 install -m644 "$HERE/gpio-lines" "$R/etc/ipcamd/gpio-lines"
 install -m644 "$PUBKEY" "$R/etc/ipcamd/fw-public.key"

@@ -27,6 +27,7 @@ step() {
 step toolchain bash cross/install-toolchain.sh
 step fetch bash "$HERE/fetch.sh"
 step gpio-sim bash "$HERE/build-gpio-sim.sh"
+step vicodec bash "$HERE/build-vicodec.sh"
 # The lab's own firmware signing pair (kept in the cache, never in the repository).
 fw_keys() {
     # the host tool, with the host toolchain (before cross/env.sh sets Debian's rustc)
@@ -42,6 +43,9 @@ step fw-keys fw_keys
 # the release-size stage's business).
 arm_build() {
     "$DEBIAN_CARGO" build --release --target "$IPCAMD_TARGET" --features linux --bin ipcamd
+    # The M2M encoder round trip the guest runs against vicodec (the HAL's own M2M code).
+    "$DEBIAN_CARGO" build --release --target "$IPCAMD_TARGET" --features linux \
+        -p ipcamd-hal --example m2m_roundtrip
 }
 # shellcheck source=cross/env.sh
 source cross/env.sh
@@ -49,18 +53,20 @@ step arm-build arm_build
 # The lab's copy: building the upgrade image below relinks the release binary.
 BIN=$OUT/ipcamd
 cp "target/$IPCAMD_TARGET/release/ipcamd" "$BIN"
+M2M_BIN=$OUT/m2m_roundtrip
+cp "target/$IPCAMD_TARGET/release/examples/m2m_roundtrip" "$M2M_BIN"
 
 # The fwUpgrade check needs an image whose daemon reports another version. It is built only
-# once the endpoint exists (it is listed as not implemented in src/cgi/registry.rs until
+# once the endpoint exists (it is listed as not implemented in src/cgi/table.rs as pending(..) until
 # then, and the check reports SKIPPED-PENDING after the daemon answers -4 for it).
 fw_args=()
-if ! grep -q '("fwUpgrade",' src/cgi/registry.rs; then
+if ! grep -q 'pending("fwUpgrade"' src/cgi/table.rs; then
     step fw-image bash "$HERE/build-upgrade-image.sh" "$OUT/upgrade.img" "$OUT/upgrade.version"
     fw_args=(--fw-image "$OUT/upgrade.img" --fw-version "$(cat "$OUT/upgrade.version")")
 fi
 
 step runner-self-test python3 "$HERE/test_lab.py"
-step initramfs bash "$HERE/build-initramfs.sh" "$BIN" "$CACHE/keys/lab-public.key" "$OUT/initramfs.cpio"
+step initramfs bash "$HERE/build-initramfs.sh" "$BIN" "$CACHE/keys/lab-public.key" "$OUT/initramfs.cpio" "$M2M_BIN"
 status=0
 step boot-and-check python3 "$HERE/lab.py" --run "$OUT/run" --initrd "$OUT/initramfs.cpio" \
     "${fw_args[@]}" || status=$?

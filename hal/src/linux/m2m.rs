@@ -300,6 +300,11 @@ impl M2mEncoder {
             i64::from(params.gop),
         );
         if first {
+            self.set(
+                "level",
+                V4L2_CID_MPEG_VIDEO_H264_LEVEL,
+                i64::from(h264_level(params)),
+            );
             self.set("frame rate control", V4L2_CID_MPEG_VIDEO_FRAME_RC_ENABLE, 1);
             // SPS and PPS inline before every IDR, so a consumer can start at any key frame.
             self.set(
@@ -456,6 +461,35 @@ fn copy_i420(src: &[u8], w: usize, h: usize, stride: usize, dst: &mut [u8]) -> O
     Some(used)
 }
 
+/// The lowest H.264 level (H.264 Table A-1: macroblocks per second, per frame, baseline bit
+/// rate) that fits `params`, as the `V4L2_CID_MPEG_VIDEO_H264_LEVEL` menu index (1.0 = 0,
+/// 1b = 1, 1.1 = 2, ... 4.0 = 11, 4.1 = 12).
+fn h264_level(params: &H264Params) -> u32 {
+    // (menu index, MaxMBPS, MaxFS, MaxBR in kbit/s)
+    const LEVELS: [(u32, u64, u64, u64); 11] = [
+        (0, 1_485, 99, 64),
+        (2, 3_000, 396, 192),
+        (3, 6_000, 396, 384),
+        (4, 11_880, 396, 768),
+        (5, 11_880, 396, 2_000),
+        (6, 19_800, 792, 4_000),
+        (7, 20_250, 1_620, 4_000),
+        (8, 40_500, 1_620, 10_000),
+        (9, 108_000, 3_600, 14_000),
+        (10, 216_000, 5_120, 20_000),
+        (11, 245_760, 8_192, 20_000),
+    ];
+    let mbs = u64::from(params.width.div_ceil(16)) * u64::from(params.height.div_ceil(16));
+    let mbps = mbs * u64::from(params.fps.max(1));
+    let kbps = u64::from(params.bitrate).div_ceil(1000);
+    LEVELS
+        .iter()
+        .find(|(_, max_mbps, max_fs, max_br)| {
+            mbps <= *max_mbps && mbs <= *max_fs && kbps <= *max_br
+        })
+        .map_or(12, |(index, ..)| *index)
+}
+
 fn log_unsupported(what: &str, err: &std::io::Error) {
     tracing::debug!(what, %err, "the M2M encoder does not take this setting");
 }
@@ -538,6 +572,23 @@ mod tests {
         assert_eq!(&dst[16..18], &[8, 9]);
         assert_eq!(&dst[20..22], &[10, 11]);
         assert!(copy_i420(&src, w, h, 8, &mut [0u8; 4]).is_none());
+    }
+
+    #[test]
+    fn test_h264_level_is_the_lowest_that_fits() {
+        let p = |width, height, fps, bitrate| H264Params {
+            width,
+            height,
+            fps,
+            bitrate,
+            vbr: false,
+            gop: 30,
+            temporal_layers: false,
+        };
+        assert_eq!(h264_level(&p(320, 240, 15, 300_000)), 3, "1.2");
+        assert_eq!(h264_level(&p(640, 480, 30, 2_000_000)), 8, "3.0");
+        assert_eq!(h264_level(&p(1280, 720, 30, 2_097_152)), 9, "3.1");
+        assert_eq!(h264_level(&p(1920, 1080, 30, 8_000_000)), 11, "4.0");
     }
 
     #[test]

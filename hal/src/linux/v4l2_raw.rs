@@ -242,10 +242,11 @@ pub struct Dequeued {
 /// VIDIOC_QBUF of buffer `index` with `bytesused` payload bytes.
 pub fn queue(fd: c_int, kind: u32, index: u32, bytesused: u32) -> io::Result<()> {
     let mut plane: v4l2_plane = zeroed();
+    // The payload size goes in the plane before `buf` points at it (no write through the
+    // place behind the descriptor's pointer afterwards).
+    plane.bytesused = bytesused;
     let mut buf = buffer_desc(kind, index, &mut plane);
-    if is_mplane(kind) {
-        plane.bytesused = bytesused;
-    } else {
+    if !is_mplane(kind) {
         buf.bytesused = bytesused;
     }
     ioctl(fd, vidioc::VIDIOC_QBUF, &mut buf)

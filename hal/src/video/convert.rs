@@ -255,6 +255,84 @@ pub fn orient_frame(frame: &Frame, mirror: bool, flip: bool) -> HalResult<Frame>
     })
 }
 
+/// Corrects radial (barrel) lens distortion of one plane, nearest neighbour: each output
+/// pixel at normalised radius `r` from the centre (1 = half the diagonal) takes the source
+/// pixel at radius `r · (1 + k·r²)`. `k` > 0 pulls a barrel-distorted picture straight; the
+/// corners that fall outside the source are black (`fill`).
+pub fn undistort_plane(
+    src: &[u8],
+    dst: &mut [u8],
+    width: usize,
+    height: usize,
+    k: f32,
+    fill: u8,
+) -> HalResult<()> {
+    if src.len() < width * height || dst.len() < width * height {
+        return Err(HalError::new(
+            HalErrorKind::InvalidArgument,
+            "plane shorter than its size",
+        ));
+    }
+    let (cx, cy) = ((width as f32 - 1.0) / 2.0, (height as f32 - 1.0) / 2.0);
+    let norm = 1.0 / (cx * cx + cy * cy).max(1.0);
+    for y in 0..height {
+        let dy = y as f32 - cy;
+        let dy2 = dy * dy * norm;
+        let row = &mut dst[y * width..(y + 1) * width];
+        for (x, out) in row.iter_mut().enumerate() {
+            let dx = x as f32 - cx;
+            let scale = 1.0 + k * (dx * dx * norm + dy2);
+            let sx = (cx + dx * scale).round();
+            let sy = (cy + dy * scale).round();
+            *out = if sx >= 0.0 && sy >= 0.0 && (sx as usize) < width && (sy as usize) < height {
+                src[sy as usize * width + sx as usize]
+            } else {
+                fill
+            };
+        }
+    }
+    Ok(())
+}
+
+/// [`undistort_plane`] over a whole I420 or Gray8 frame into a new one (`k` = 0: the frame
+/// itself). Packed or compressed frames are refused.
+pub fn undistort_frame(frame: &Frame, k: f32) -> HalResult<Frame> {
+    if k == 0.0 {
+        return Ok(frame.clone());
+    }
+    let (w, h) = (frame.width as usize, frame.height as usize);
+    let mut data = vec![0u8; frame.data.len()];
+    match frame.format {
+        PixelFormat::Gray8 => undistort_plane(&frame.data, &mut data, w, h, k, 0)?,
+        PixelFormat::I420 => {
+            if frame.data.len() < i420_len(w, h) {
+                return Err(HalError::new(
+                    HalErrorKind::InvalidArgument,
+                    "I420 frame shorter than its size",
+                ));
+            }
+            let (cw, ch) = i420_chroma_size(w, h);
+            let (sy, srest) = frame.data.split_at(w * h);
+            let (su, sv) = srest.split_at(cw * ch);
+            let (dy, drest) = data.split_at_mut(w * h);
+            let (du, dv) = drest.split_at_mut(cw * ch);
+            undistort_plane(sy, dy, w, h, k, 0)?;
+            undistort_plane(su, du, cw, ch, k, 128)?;
+            undistort_plane(sv, dv, cw, ch, k, 128)?;
+        }
+        PixelFormat::Yuyv | PixelFormat::Mjpeg => {
+            return Err(HalError::new(
+                HalErrorKind::NotSupported,
+                "lens correction needs planar frames",
+            ));
+        }
+    }
+    Ok(Frame {
+        data: Arc::from(data),
+        ..frame.clone()
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -329,5 +407,46 @@ mod tests {
         assert_eq!(&dst[12..], &[3, 3, 4, 4]);
         scale_plane_nearest(&src, 2, 2, &mut dst, 4, 4, 1, 0);
         assert_eq!(&dst[..4], &[2, 2, 1, 1]);
+    }
+
+    #[test]
+    fn test_undistort_pulls_a_barrel_bent_line_straight_and_keeps_the_centre() {
+        // A vertical line at x = 12 of a 64x48 picture, bent outwards at mid height as a
+        // barrel lens shows it: correction maps every row's sample back onto one column.
+        let (w, h) = (64usize, 48usize);
+        let k = 1.0f32;
+        let (cx, cy) = ((w as f32 - 1.0) / 2.0, (h as f32 - 1.0) / 2.0);
+        let norm = 1.0 / (cx * cx + cy * cy);
+        let mut src = vec![0u8; w * h];
+        let straight_x = 12usize;
+        let dx = straight_x as f32 - cx;
+        let mut columns = std::collections::BTreeSet::new();
+        let mut inside = Vec::new();
+        for y in 0..h {
+            let dy = y as f32 - cy;
+            let scale = 1.0 + k * (dx * dx * norm + dy * dy * norm);
+            let sx = (cx + dx * scale).round();
+            let sy = (cy + dy * scale).round();
+            if sx >= 0.0 && sy >= 0.0 && (sy as usize) < h {
+                let sx = sx as usize;
+                let sy = sy as usize;
+                src[sy * w + sx] = 255;
+                columns.insert(sx);
+                inside.push(y);
+            }
+        }
+        assert!(columns.len() > 2, "the line is bent in the source");
+        let mut dst = vec![0u8; w * h];
+        undistort_plane(&src, &mut dst, w, h, k, 0).unwrap();
+        assert!(inside.len() > h / 2);
+        for y in 0..h {
+            let want = if inside.contains(&y) { 255 } else { 0 };
+            assert_eq!(dst[y * w + straight_x], want, "row {y}");
+        }
+        // No correction: the picture as it was.
+        let mut same = vec![0u8; w * h];
+        undistort_plane(&src, &mut same, w, h, 0.0, 0).unwrap();
+        assert_eq!(same, src);
+        assert!(undistort_plane(&src[..10], &mut dst, w, h, k, 0).is_err());
     }
 }

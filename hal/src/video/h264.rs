@@ -27,8 +27,11 @@ pub struct H264Params {
     pub vbr: bool,
     /// Key-frame (IDR) period in frames.
     pub gop: u32,
-    /// setH264FrmRefMode 1: two temporal layers, so every other frame references nothing
-    /// that follows and may be dropped by a consumer that wants a lower rate.
+    /// setH264FrmRefMode 1, the guide's "two frames separated by four skipping frames": a
+    /// reference picture every fifth frame, the four between referencing it and referenced
+    /// by nothing (droppable). Only backends whose factory says
+    /// [`H264EncoderFactory::frame_skipping_reference`] honour it; the CGI refuses the mode
+    /// on the others.
     pub temporal_layers: bool,
 }
 
@@ -51,6 +54,12 @@ pub trait H264EncoderFactory: Send + Sync {
     fn open(&self, params: H264Params) -> HalResult<Box<dyn H264Encoder>>;
     /// What the encoder is, for logs and getDevInfo-style reports.
     fn name(&self) -> &str;
+    /// Whether the encoder can make setH264FrmRefMode 1's reference structure. Neither
+    /// OpenH264 (its temporal layers are dyadic and not reachable through the crate's safe
+    /// API) nor the stateful V4L2 encoder interface (no control for it) can.
+    fn frame_skipping_reference(&self) -> bool {
+        false
+    }
 }
 
 /// The software encoder, when this build has one (feature `software-h264`).

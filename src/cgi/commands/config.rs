@@ -170,6 +170,9 @@ pub(crate) fn set_section(req: &Request) -> CgiResult<Reply> {
     if section == "rs485" {
         apply_serial_settings(req, &snapshot, &values)?;
     }
+    if section == "h264_frame_ref" {
+        check_frame_reference_mode(req, &values)?;
+    }
     let pairs: Vec<(&str, &str)> = values.iter().map(|(k, v)| (*k, v.as_str())).collect();
     req.ctx.settings.write(section, &pairs)?;
     Ok(Reply::ok())
@@ -278,6 +281,29 @@ fn apply_serial_settings(
         }
     }
     ptz.apply_line(&line)?;
+    Ok(())
+}
+
+/// setH264FrmRefMode: mode 1 (frame-skipping reference) only when the board's H.264 encoder
+/// can make it; otherwise -4 and nothing stored (mode 0 is what every encoder does).
+fn check_frame_reference_mode(req: &Request, values: &[(&'static str, String)]) -> CgiResult<()> {
+    let skipping = values.iter().any(|(k, v)| *k == "mode" && v == "1");
+    let can = req
+        .ctx
+        .hal
+        .h264
+        .as_ref()
+        .is_some_and(|encoder| encoder.frame_skipping_reference());
+    if skipping && !can {
+        let encoder = req.ctx.hal.h264.as_ref().map_or("none", |e| e.name());
+        tracing::info!(
+            encoder,
+            "setH264FrmRefMode 1: this board's H.264 encoder cannot make the frame-skipping reference structure"
+        );
+        return Err(CgiError::Exec(
+            "the H.264 encoder cannot make the frame-skipping reference structure".into(),
+        ));
+    }
     Ok(())
 }
 

@@ -155,6 +155,23 @@ fn start_of(record: &str) -> i64 {
     days * 86_400 + hh * 3600 + mm * 60 + ss
 }
 
+/// A light main stream (320×240 at 10 fps, a key frame a second) that the simulated sensor
+/// and the software encoder keep up with on a loaded test machine.
+fn light_main_stream(cam: &Camera) {
+    let params = [
+        ("streamType", "0"),
+        ("resolution", "3"),
+        ("frameRate", "10"),
+        ("GOP", "10"),
+    ];
+    assert_eq!(cam.cgi("setVideoStreamParam", &params).result, 0);
+    assert_eq!(
+        cam.cgi("setMainVideoStreamType", &[("streamType", "0")])
+            .result,
+        0
+    );
+}
+
 fn main_fps(cam: &Camera) -> f64 {
     let stream_type = cam.cgi("getMainVideoStreamType", &[]);
     let t = stream_type.get("streamType").to_owned();
@@ -167,7 +184,9 @@ fn test_schedule_recording_makes_segments_ffprobe_reads_at_the_stream_rate() {
     let dir = tempfile::tempdir().unwrap();
     let board = board(dir.path(), "capacity_mb = 512\nsegment_secs = 3");
     let cam = Camera::start_with_board(&dir.path().join("data"), &board);
+    light_main_stream(&cam);
     let fps = main_fps(&cam);
+    assert_eq!(fps, 10.0);
     assert_eq!(set_schedule_record(&cam, "1", "0", "0").result, 0);
     assert!(
         eventually(Duration::from_secs(60), || all_records(&cam, "0").len()
@@ -205,9 +224,10 @@ fn test_schedule_recording_makes_segments_ffprobe_reads_at_the_stream_rate() {
         &cam, "0"
     )
     .len()
-        >= before + 2));
+        >= before + 3));
     let records = all_records(&cam, "0");
-    let file = download(&cam, &records[before], dir.path());
+    // The segment open at the change may hold frames of both levels: the next is all new.
+    let file = download(&cam, &records[before + 1], dir.path());
     let (_, _, rate) = probe(&file);
     assert!(
         (rate - fps / 2.0).abs() <= fps * 0.15,
@@ -232,6 +252,7 @@ fn gpio_set(cam: &Camera, line: &str, level: bool) {
 fn test_alarm_recording_holds_the_pre_record_seconds_before_the_trigger() {
     let dir = tempfile::tempdir().unwrap();
     let cam = Camera::start(&dir.path().join("data"));
+    light_main_stream(&cam);
     let alarm = [
         ("isEnablePreRecord", "1"),
         ("preRecordSecs", "4"),
@@ -292,6 +313,7 @@ fn test_kill_9_mid_recording_leaves_segments_that_play_and_an_index_that_matches
     let data = dir.path().join("data");
     let board = board(dir.path(), "capacity_mb = 512\nsegment_secs = 60");
     let cam = Camera::start_with_board(&data, &board);
+    light_main_stream(&cam);
     assert_eq!(set_schedule_record(&cam, "1", "0", "0").result, 0);
     assert!(eventually(Duration::from_secs(20), || dev_state(
         &cam, "record"
@@ -356,8 +378,10 @@ fn test_a_full_card_overwrites_the_oldest_with_space_full_mode_0() {
     );
     assert_eq!(dev_state(&cam, "record"), "1");
     assert_eq!(dev_state(&cam, "sdState"), "1");
+    // A recent closed segment plays (the oldest may be overwritten while it downloads).
     let records = all_records(&cam, "0");
-    probe(&download(&cam, &records[0], dir.path()));
+    assert!(records.len() >= 2, "{records:?}");
+    probe(&download(&cam, &records[records.len() - 2], dir.path()));
 }
 
 #[test]
@@ -369,20 +393,24 @@ fn test_a_full_card_stops_recording_and_says_so_with_space_full_mode_1() {
     assert!(eventually(Duration::from_secs(30), || dev_state(
         &cam, "record"
     ) == "1"));
-    assert!(
-        eventually(Duration::from_secs(90), || dev_state(&cam, "record") == "0"),
-        "recording never stopped on the full card"
-    );
-    let first = all_records(&cam, "0");
-    assert!(!first.is_empty());
-    // The system log says so (kind 6), and nothing more is written.
-    let log = cam.cgi("getLog", &[("offset", "0"), ("count", "20")]);
-    assert!(
+    // The system log says so (kind 6) when the card fills up.
+    let stopped = || {
+        let log = cam.cgi("getLog", &[("offset", "0"), ("count", "10")]);
         log.fields
             .iter()
-            .any(|(k, v)| k.starts_with("log") && v.ends_with("+6")),
-        "{log:?}"
+            .any(|(k, v)| k.starts_with("log") && v.ends_with("+6"))
+    };
+    assert!(
+        eventually(Duration::from_secs(90), stopped),
+        "recording never stopped on the full card: {}",
+        cam.log.try_iter().collect::<Vec<_>>().join("\n")
     );
+    assert!(eventually(Duration::from_secs(10), || dev_state(
+        &cam, "record"
+    ) == "0"));
+    // Nothing more is written.
+    let first = all_records(&cam, "0");
+    assert!(!first.is_empty());
     std::thread::sleep(Duration::from_secs(3));
     assert_eq!(all_records(&cam, "0"), first);
     assert_eq!(dev_state(&cam, "record"), "0");

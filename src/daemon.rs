@@ -1,8 +1,8 @@
 //! The composition root (layer 5): read the board file, open the store and the HAL, build
 //! the services from narrow handles in order (settings, local time, event log and device
-//! state first; then IR, media, the encoded-stream hub, alarms, PTZ; then the CGI context
-//! over all of them), start their loops under the [`Supervisor`], bind the HTTP listener and
-//! serve it, with RTSP on the same port or a port of its own. Nothing else
+//! state first; then IR, media, the encoded-stream hub, alarms, the recorder, PTZ; then the
+//! CGI context over all of them), start their loops under the [`Supervisor`], bind the HTTP
+//! listener and serve it, with RTSP on the same port or a port of its own. Nothing else
 //! decides what runs, and nothing is bound late: each service gets what it needs when it is
 //! built.
 //!
@@ -27,6 +27,7 @@ use crate::firmware::FIRMWARE_DIR;
 use crate::ir::IrController;
 use crate::local_time::LocalClock;
 use crate::media::{Media, MediaParts};
+use crate::recorder::{Recorder, RecorderLoop, RecorderParts};
 use crate::settings::Settings;
 use crate::state::DeviceState;
 use crate::store::Store;
@@ -79,6 +80,8 @@ pub struct Started {
     pub supervisor: Arc<Supervisor>,
     /// Motion notices for the alarm service, until [`Started::launch`] starts it.
     motion_notices: Option<std::sync::mpsc::Receiver<crate::media::MotionNotice>>,
+    /// The recorder's loop, until [`Started::launch`] starts it.
+    recorder_loop: Option<RecorderLoop>,
 }
 
 fn err(context: &str, e: impl std::fmt::Display) -> StartupError {
@@ -143,6 +146,7 @@ pub async fn start(options: &Options) -> Result<Started, StartupError> {
         let provider: crate::alarm::SnapshotProvider = Arc::new(move || media.snapshot_jpeg().ok());
         provider
     });
+    let (record_tx, record_rx) = std::sync::mpsc::sync_channel(crate::alarm::RECORD_QUEUE);
     let alarms = Alarms::new(AlarmParts {
         settings: settings.clone(),
         clock: clock.clone(),
@@ -151,7 +155,32 @@ pub async fn start(options: &Options) -> Result<Started, StartupError> {
         alarm_out: hal.alarm_out.clone(),
         storage: hal.storage.clone(),
         snapshot,
+        record: hal.storage.is_some().then_some(record_tx),
     });
+    let (recorder, recorder_loop) = match hal.storage.clone() {
+        Some(storage) => {
+            let snapshots: Option<crate::recorder::SnapshotSink> = media.as_ref().map(|_| {
+                let alarms = alarms.clone();
+                let sink: crate::recorder::SnapshotSink =
+                    Arc::new(move |name| alarms.save_scheduled_snapshot(name));
+                sink
+            });
+            let (recorder, job) = Recorder::new(RecorderParts {
+                storage,
+                settings: settings.clone(),
+                clock: clock.clone(),
+                log: log.clone(),
+                state: state.clone(),
+                alarms: record_rx,
+                frames: Some(Arc::new(crate::recorder::feeder::HubFrames::new(
+                    streams.clone(),
+                ))),
+                snapshots,
+            });
+            (Some(recorder), Some(job))
+        }
+        None => (None, None),
+    };
     let ptz = match (&hal.ptz, tokio::runtime::Handle::try_current()) {
         (Some(motor), Ok(runtime)) => Some(crate::ptz::Ptz::new(motor.clone(), runtime)),
         _ => None,
@@ -170,6 +199,7 @@ pub async fn start(options: &Options) -> Result<Started, StartupError> {
         media,
         streams,
         alarms,
+        recorder,
         ir,
         ptz,
         data_dir: options.data.clone(),
@@ -202,6 +232,7 @@ pub async fn start(options: &Options) -> Result<Started, StartupError> {
         address,
         supervisor,
         motion_notices: Some(motion_rx),
+        recorder_loop,
     })
 }
 
@@ -242,6 +273,10 @@ impl Started {
             .map_err(|e| spawn_err("IO alarm", e))?
         {
             supervisor.thread("io-alarm", thread);
+        }
+        if let Some(job) = self.recorder_loop.take() {
+            let thread = job.spawn().map_err(|e| spawn_err("recorder", e))?;
+            supervisor.thread("recorder", thread);
         }
         if let Some(thread) = ctx
             .ir
@@ -332,6 +367,10 @@ pub async fn run(options: Options) -> Result<Exit, StartupError> {
         }
     };
     tracing::info!(?exit, "shutting down");
+    if let Some(recorder) = ctx.recorder.clone() {
+        // The open segment is closed and its index row completed before the process ends.
+        let _ = tokio::task::spawn_blocking(move || recorder.stop(Duration::from_secs(5))).await;
+    }
     if let Some(notifier) = &notifier {
         let _ = notifier.stopping();
     }

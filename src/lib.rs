@@ -9,7 +9,7 @@
 //! | L5 | [`daemon`] (composition root, watchdog), [`supervisor`] |
 //! | L4 | [`http`]: server, routes, render; [`web`]: the embedded web interface; [`rtsp`]: H.264 over RTSP/RTP (shares the web port or has its own) |
 //! | L3 | [`cgi`]: command table, dispatch, error → wire map, handlers by guide chapter |
-//! | L2 | services: [`media`], [`streams`] (the encoded H.264 stream hub), [`alarm`], [`ir`], [`ptz`], [`accounts`] |
+//! | L2 | services: [`media`], [`streams`] (the encoded H.264 stream hub), [`alarm`], [`recorder`] (SD-card recording and its index), [`ir`], [`ptz`], [`accounts`] |
 //! | L1 | [`settings`], [`local_time`], [`store`] (with the event log), [`state`] |
 //! | L0 | [`motion`], [`civil_time`], [`firmware`], [`multipart`], [`systemd`], [`ir_auto`], [`selftest`], the `ipcamd-hal` crate |
 // `deny`, not `forbid`: the one module with SIMD code (`motion::simd`) allows it for itself.
@@ -29,6 +29,7 @@ pub mod media;
 pub mod motion;
 pub mod multipart;
 pub mod ptz;
+pub mod recorder;
 pub mod rtsp;
 pub mod selftest;
 pub mod settings;

@@ -30,6 +30,11 @@ impl LocalClock {
         unix_of(self.clock.now())
     }
 
+    /// The camera clock's time now (manual time included), for time stamps and durations.
+    pub fn system_now(&self) -> SystemTime {
+        self.clock.now()
+    }
+
     /// The local time of `unix` under `time`.
     pub fn at(unix: i64, time: &Time) -> CivilTime {
         civil_time::local_time(unix, time.zone, time.dst)

@@ -321,10 +321,10 @@ fn linux_open_each(board: &BoardSpec) -> Vec<DeviceReport> {
         Err(err) => failures.push(fail("ptz", err)),
     }
     if let Some(spec) = &board.storage {
-        match ipcamd_hal::sim::storage::SimStorage::open(&spec.path) {
-            Ok(s) => hal.storage = Some(Arc::new(s)),
-            Err(err) => failures.push(fail("storage", err)),
-        }
+        // The real slot: a card is there only when something is mounted at the path.
+        hal.storage = Some(Arc::new(ipcamd_hal::linux::storage::SdCard::new(
+            &spec.path,
+        )));
     }
     // The devices that opened are exercised; the ones that did not replace their line.
     let mut reports = exercise(&hal);
@@ -410,7 +410,7 @@ mod tests {
                 "[ptz]\nprotocol = \"pelco-d\"\naddress = 1\nbaud = 9600\n",
                 "",
             )
-            .replace("[storage]\npath = \"sd\"\n", "");
+            .replace("[storage]\npath = \"sd\"\ncapacity_mb = 512\n", "");
         assert!(!text.contains("[ptz]") && !text.contains("[storage]"));
         let board = dir.path().join("board.toml");
         std::fs::write(&board, text).unwrap();

@@ -14,7 +14,7 @@ fn layer(module: &str) -> Option<u8> {
             0
         }
         "settings" | "local_time" | "store" | "state" => 1,
-        "media" | "streams" | "alarm" | "ir" | "ptz" | "accounts" => 2,
+        "media" | "streams" | "alarm" | "recorder" | "ir" | "ptz" | "accounts" => 2,
         "cgi" => 3,
         "http" | "web" | "rtsp" => 4,
         "daemon" | "supervisor" => 5,

@@ -342,6 +342,14 @@ fn default_rtsp_queue() -> usize {
 pub struct StorageSpec {
     /// Mount point of the SD card. On the simulated board, relative to the data directory.
     pub path: PathBuf,
+    /// Simulated board only: the card's size in MiB (absent: the host file system's size), so
+    /// a full card can be tested.
+    #[serde(default)]
+    pub capacity_mb: Option<u64>,
+    /// Longest recording segment in seconds (absent: 300). Short segments let tests see
+    /// several files; longer ones mean fewer index rows.
+    #[serde(default)]
+    pub segment_secs: Option<u32>,
 }
 
 /// `[firmware]`: what a firmware image must declare and be signed with to be installed here.

@@ -11,7 +11,9 @@
 //! - Snap: the snapshot saved on the SD card (`<card>/snap/MDYYYYMMDD-HHMMSS.jpg` for motion,
 //!   `IO...` for the IO alarm) or uploaded over FTP, per setSnapConfig's saveLocation (0 SD,
 //!   2 FTP), on a background thread.
-//! - Record: a record request is counted and logged (recording is not implemented yet).
+//! - Record: every alarm goes to the recorder over its channel ([`super::AlarmEvent`]) with
+//!   whether the record bit is set; the recorder records alarmRecordSecs for the bit, and
+//!   localAlarmRecordSecs for any alarm when setLocalAlarmRecordConfig enables it.
 //!
 //! Nothing here blocks the caller on the network or the card: failures are logged.
 
@@ -116,11 +118,11 @@ impl Linkage {
         }
         if linkage.has(Linkage::RECORD) {
             app.note_record_request();
-            tracing::info!(
-                source = source.label(),
-                "record requested (recording is not implemented yet)"
-            );
         }
+        app.report_to_recorder(super::AlarmEvent {
+            source: source.label(),
+            record_linkage: linkage.has(Linkage::RECORD),
+        });
         linkage
     }
 
@@ -225,7 +227,13 @@ fn store_snapshot(
     time: Option<&CivilTime>,
     jpeg: Bytes,
 ) {
-    let name = snapshot_name(source, time);
+    deliver_snapshot(app, settings, snapshot_name(source, time), jpeg);
+}
+
+/// Saves `jpeg` as `name` on the SD card (`<card>/snap/`) or uploads it over FTP, per
+/// setSnapConfig's saveLocation, on a background thread (alarm snapshots and the recorder's
+/// scheduled snapshots).
+pub fn deliver_snapshot(app: &Alarms, settings: &Snapshot, name: String, jpeg: Bytes) {
     match settings.snap.save_location {
         2 => {
             let target = match stored_ftp_target(&settings.ftp) {
@@ -245,6 +253,10 @@ fn store_snapshot(
                 tracing::warn!("snap linkage: this board has no SD card");
                 return;
             };
+            if let Some(why) = storage.status().state.why_not_writable() {
+                tracing::warn!(name, why, "snapshot not saved");
+                return;
+            }
             let dir = storage.root().join("snap");
             app.spawn_job("sd", move || match save_file(&dir, &name, &jpeg) {
                 Ok(path) => tracing::info!(path = %path.display(), "snapshot saved"),

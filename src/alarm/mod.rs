@@ -3,7 +3,8 @@
 //! network clients they use ([`mail`] over SMTP, [`ftp`] for snapshot uploads).
 //!
 //! [`Alarms`] is built from narrow handles ([`AlarmParts`]): typed settings, the local clock,
-//! the event log, the device state, the alarm output line, the SD card and a snapshot source.
+//! the event log, the device state, the alarm output line, the SD card, a snapshot source and
+//! the recorder's alarm channel (every alarm goes there as an [`AlarmEvent`]).
 //! Motion alarms arrive from the media pipeline over a channel ([`Alarms::start_motion`]);
 //! nothing here calls up into the pipeline or the CGI layer.
 
@@ -30,6 +31,19 @@ pub use linkage::{AlarmSource, Linkage};
 /// Returns a JPEG of the current picture, or `None` when there is no picture (no video yet).
 pub type SnapshotProvider = Arc<dyn Fn() -> Option<Bytes> + Send + Sync>;
 
+/// An alarm as the recorder hears of it (sent over the channel in [`AlarmParts::record`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AlarmEvent {
+    /// What fired ("motion alarm", "IO alarm"), for the log.
+    pub source: &'static str,
+    /// The source's linkage has the record bit.
+    pub record_linkage: bool,
+}
+
+/// Alarm events queued for the recorder; more are dropped with a log line (the recorder
+/// extends one alarm recording per event, so a burst loses nothing that matters).
+pub const RECORD_QUEUE: usize = 16;
+
 /// Most mail/FTP/SD jobs running at once; more are dropped with a log line (an alarm storm must
 /// not pile up threads on a small camera).
 pub const MAX_BACKGROUND_JOBS: usize = 4;
@@ -50,6 +64,8 @@ pub struct AlarmParts {
     pub storage: Option<Arc<dyn Storage>>,
     /// Pictures for mails and snap linkage (the media pipeline's), when there is video.
     pub snapshot: Option<SnapshotProvider>,
+    /// The recorder's alarm channel, when the board records.
+    pub record: Option<std::sync::mpsc::SyncSender<AlarmEvent>>,
 }
 
 /// The alarm service: linkage, the IO alarm's output control, ring and record counters.
@@ -96,6 +112,31 @@ impl Alarms {
 
     pub(crate) fn note_record_request(&self) {
         self.record_requests.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Reports an alarm to the recorder (it decides from its settings whether to record).
+    pub(crate) fn report_to_recorder(&self, event: AlarmEvent) {
+        use std::sync::mpsc::TrySendError;
+        if let Some(record) = &self.parts.record {
+            match record.try_send(event) {
+                Ok(()) | Err(TrySendError::Disconnected(_)) => {}
+                Err(TrySendError::Full(_)) => {
+                    tracing::warn!(source = event.source, "recorder busy: alarm event dropped");
+                }
+            }
+        }
+    }
+
+    /// Takes a picture now and saves it as `name` on the card or over FTP per setSnapConfig
+    /// (the recorder's scheduled snapshots).
+    pub fn save_scheduled_snapshot(&self, name: String) {
+        match self.snapshot() {
+            Some(jpeg) => {
+                let settings = self.parts.settings.snapshot();
+                linkage::deliver_snapshot(self, &settings, name, jpeg);
+            }
+            None => tracing::info!(name, "scheduled snapshot: no picture available"),
+        }
     }
 
     pub(crate) fn parts(&self) -> &AlarmParts {

@@ -14,6 +14,7 @@ use crate::ir::IrController;
 use crate::local_time::LocalClock;
 use crate::media::Media;
 use crate::ptz::Ptz;
+use crate::recorder::Recorder;
 use crate::settings::Settings;
 use crate::state::DeviceState;
 use crate::store::Store;
@@ -77,6 +78,8 @@ pub struct Context {
     pub streams: StreamHub,
     /// The alarm service.
     pub alarms: Arc<Alarms>,
+    /// The recorder, on boards with an SD card slot.
+    pub recorder: Option<Arc<Recorder>>,
     /// The IR LED controller.
     pub ir: Arc<IrController>,
     /// PTZ job runner, when the board has a motor.

@@ -13,7 +13,7 @@
 
 use super::catalogue::{COMMANDS, CommandSpec};
 use super::command::{Command, c, not_available};
-use super::commands::{alarm, config, device, ptz, stream, system, user, video};
+use super::commands::{alarm, config, device, ptz, record, stream, system, user, video};
 
 /// The command a `cmd` value names (its name or one of the guide's other spellings), with
 /// the guide's facts about it.
@@ -98,9 +98,9 @@ pub static TABLE: &[Command] = &[
     plain_set("setScheduleSnapConfig", "schedule_snap"),
     c("snapPicture", video::snap_picture),
     c("snapPicture2", video::snap_picture2),
-    pending("getRecordList", "recording (no issue filed yet)"),
-    pending("getRecordList2", "recording (no issue filed yet)"),
-    pending("reloadRecordindex", "recording (no issue filed yet)"),
+    c("getRecordList", record::get_record_list),
+    c("getRecordList2", record::get_record_list),
+    c("reloadRecordindex", record::reload_record_index),
     plain_get("getAlarmRecordConfig", "alarm_record"),
     plain_set("setAlarmRecordConfig", "alarm_record"),
     c("getRecordPath", device::get_record_path),

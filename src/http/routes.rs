@@ -1,6 +1,7 @@
 //! Routes (layer 4): which path goes where. `/cgi-bin/CGIProxy.fcgi` and
 //! `/cgi-bin/CGIStream.cgi` go to the CGI dispatcher; `/snapPic/NAME.jpg`,
 //! `/configs/export/configs.bin` and `/debug/state.json` are authenticated downloads;
+//! recordings at `/record/NAME.mp4` stream with Range requests ([`super::playback`]);
 //! everything else is 404, never a file tree. [`handle`] takes any request body, so the whole
 //! service runs in-process in tests without a socket.
 //!
@@ -66,6 +67,17 @@ where
         }
         "/configs/export/configs.bin" if req.method() == Method::GET => {
             return serve_export(ctx, peer, &query).await;
+        }
+        p if p.starts_with(super::playback::PREFIX)
+            && matches!(*req.method(), Method::GET | Method::HEAD) =>
+        {
+            let range = req
+                .headers()
+                .get(hyper::header::RANGE)
+                .and_then(|v| v.to_str().ok());
+            let name = &p[super::playback::PREFIX.len()..];
+            let head = req.method() == Method::HEAD;
+            return super::playback::serve(ctx, peer, name, &query, range, head).await;
         }
         p if p.starts_with("/snapPic/") && req.method() == Method::GET => {
             return serve_snapshot(ctx, peer, &p["/snapPic/".len()..], &query).await;

@@ -24,6 +24,9 @@ pub enum LogKind {
     Offline = 4,
     /// IO alarm input triggered (ipcamd extension: the guide has no log ID for it).
     IoAlarm = 5,
+    /// Recording stopped for want of a usable SD card: full (spaceFullMode 1, or nothing left
+    /// to overwrite) or removed while recording (ipcamd extension).
+    RecordStopped = 6,
 }
 
 /// Handle on the system log.

@@ -4,6 +4,8 @@ mod accounts;
 mod alarms;
 mod motion;
 mod ptz;
+mod recording;
+mod recording_live;
 mod registry;
 mod rtsp;
 mod servers;

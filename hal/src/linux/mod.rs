@@ -1,11 +1,12 @@
 //! Linux device backends: V4L2 capture ([`video`]), the V4L2 memory-to-memory H.264 encoder
-//! ([`m2m`]), GPIO character devices ([`gpio`]) and the
-//! RS485 serial motor controller ([`serial_ptz`]). Only compiled with the `linux` feature on
+//! ([`m2m`]), GPIO character devices ([`gpio`]), the RS485 serial motor controller
+//! ([`serial_ptz`]) and the SD card slot ([`storage`]). Only compiled with the `linux` feature on
 //! Linux; nothing outside this folder touches a device node.
 
 pub mod gpio;
 pub mod m2m;
 pub mod serial_ptz;
+pub mod storage;
 mod v4l2_raw;
 pub mod video;
 
@@ -23,11 +24,10 @@ pub fn open(board: Arc<BoardSpec>, _data_dir: &Path) -> HalResult<Hal> {
     let h264 = m2m::h264_factory(&board)?;
     let ptz = serial_ptz::open(&board)?;
     let gpio = &board.gpio;
-    let storage = match &board.storage {
-        Some(spec) => Some(Arc::new(crate::sim::storage::SimStorage::open(&spec.path)?)
-            as Arc<dyn crate::storage::Storage>),
-        None => None,
-    };
+    let storage = board
+        .storage
+        .as_ref()
+        .map(|spec| Arc::new(storage::SdCard::new(&spec.path)) as Arc<dyn crate::storage::Storage>);
     Ok(Hal {
         video: Some(video),
         encoder,

@@ -37,6 +37,8 @@ pub struct SimDevices {
     pub motor: Option<Arc<ptz::SimMotor>>,
     /// The GPIO control socket, when the board file names one (`gpio.control_socket`).
     pub control: Option<Arc<control::ControlSocket>>,
+    /// The SD card (the same device as `Hal::storage`): tests eject it and write-protect it.
+    pub card: Option<Arc<storage::SimStorage>>,
 }
 
 /// Opens the simulated board described by `board`.
@@ -58,14 +60,17 @@ pub fn open_with_devices(board: Arc<BoardSpec>, data_dir: &Path) -> HalResult<(H
         motor: None,
         ptz_unavailable: None,
         control: None,
+        card: None,
     };
-    let storage = match &board.storage {
-        Some(spec) => Some(
-            Arc::new(storage::SimStorage::open(&data_dir.join(&spec.path))?)
-                as Arc<dyn crate::storage::Storage>,
-        ),
+    let card = match &board.storage {
+        Some(spec) => Some(Arc::new(storage::SimStorage::open(
+            &data_dir.join(&spec.path),
+            spec.capacity_mb.map(|mb| mb.saturating_mul(1024 * 1024)),
+        )?)),
         None => None,
     };
+    devices.card = card.clone();
+    let storage = card.map(|card| card as Arc<dyn crate::storage::Storage>);
     let (ptz, motor) = match ptz::open(&board) {
         Ok(Some(sim_ptz)) => (Some(sim_ptz.pan_tilt), sim_ptz.motor),
         Ok(None) => (None, None),

@@ -105,16 +105,14 @@ fn alarm_value(enabled: bool, state: AlarmState) -> u8 {
     }
 }
 
+/// sdState (0 no card, 1 OK, 2 read-only; a full card is OK with no free space) and space.
 fn storage_space(ctx: &Context) -> (u8, Option<Space>) {
     match &ctx.hal.storage {
         None => (0, None),
-        Some(storage) => match storage.space() {
-            Ok(space) => (1, Some(space)),
-            Err(err) => {
-                tracing::debug!(%err, "recording medium not available");
-                (0, None)
-            }
-        },
+        Some(storage) => {
+            let status = storage.status();
+            (status.state.sd_state(), status.space)
+        }
     }
 }
 
@@ -396,7 +394,11 @@ pub(crate) fn get_record_path(req: &Request) -> CgiResult<Reply> {
         tracing::info!("getRecordPath: this board has no recording medium");
         return Err(CgiError::Exec("no recording medium".into()));
     };
-    let space = storage.space()?;
+    let status = storage.status();
+    let Some(space) = status.space else {
+        tracing::info!("getRecordPath: no SD card in the slot");
+        return Err(CgiError::Exec("no SD card in the slot".into()));
+    };
     Ok(Reply::Xml(
         Fields::new()
             .with("path", 0)

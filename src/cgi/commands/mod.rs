@@ -6,6 +6,7 @@ pub mod alarm;
 pub mod config;
 pub mod device;
 pub mod ptz;
+pub mod record;
 pub mod stream;
 pub mod system;
 pub mod user;

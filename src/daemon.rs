@@ -17,15 +17,17 @@ use std::time::{Duration, Instant};
 
 use ipcamd_hal::Hal;
 use ipcamd_hal::board::BoardSpec;
-use tokio::net::TcpListener;
 
 use crate::accounts::Accounts;
 use crate::alarm::{AlarmParts, Alarms};
 use crate::cgi::{Context, Restart};
 use crate::firmware::FIRMWARE_DIR;
 use crate::ir::IrController;
+use crate::listener::{Gate, Limits, Listeners, Role, tls};
 use crate::local_time::LocalClock;
 use crate::media::{Media, MediaParts};
+use crate::net::Network;
+use crate::net::ports::{PortSettings, Ports};
 use crate::settings::Settings;
 use crate::state::DeviceState;
 use crate::store::Store;
@@ -65,13 +67,13 @@ impl Default for Options {
     }
 }
 
-/// A started daemon: its services running, its listener bound, not serving yet.
+/// A started daemon: its services running, its listeners bound, not serving yet.
 pub struct Started {
     /// The handlers' context (every service's handle).
     pub ctx: Arc<Context>,
-    /// The bound listener.
-    pub listener: TcpListener,
-    /// Where it listens.
+    /// Every listener (web, HTTPS, media), bound; servers take their endpoints.
+    pub listeners: Arc<Listeners>,
+    /// Where the web listener listens.
     pub address: SocketAddr,
     /// The registered threads and tasks.
     pub supervisor: Arc<Supervisor>,
@@ -147,8 +149,9 @@ pub async fn start(options: &Options) -> Result<Started, StartupError> {
         (Some(motor), Ok(runtime)) => Some(crate::ptz::Ptz::new(motor.clone(), runtime)),
         _ => None,
     };
+    // The listeners (layer 1 handle) and the network services over them.
+    let net = start_network(options, &settings)?;
     // Layer 3: the handlers' context.
-    let port = settings.snapshot().ports.web_port;
     let ctx = Arc::new(Context {
         firmware_version: crate::firmware::running_version(&options.data),
         hal,
@@ -161,38 +164,78 @@ pub async fn start(options: &Options) -> Result<Started, StartupError> {
         media,
         alarms,
         ir,
+        net: net.clone(),
         ptz,
         data_dir: options.data.clone(),
         restart: Default::default(),
         started: Instant::now(),
     });
-    let address = match options.listen {
-        Some(address) => address,
-        None => {
-            let port = u16::try_from(port).unwrap_or(ctx.hal.board.defaults.web_port);
-            let ip = ctx
-                .hal
-                .board
-                .defaults
-                .bind_address
-                .parse()
-                .map_err(|e| err("board file defaults.bind_address", e))?;
-            SocketAddr::new(ip, port)
-        }
-    };
-    let listener = TcpListener::bind(address)
-        .await
-        .map_err(|e| err(&format!("binding {address}"), e))?;
-    let address = listener
-        .local_addr()
-        .map_err(|e| err("listener address", e))?;
+    let listeners = net.listeners.clone();
+    let address = listeners
+        .local_addr(Role::Web)
+        .ok_or_else(|| StartupError("the web listener is not bound".into()))?;
     Ok(Started {
         ctx,
-        listener,
+        listeners,
         address,
         supervisor,
         motion_notices: Some(motion_rx),
     })
+}
+
+/// The HTTPS certificate (made on first boot), the admission gate with the stored firewall,
+/// and every listener bound on its stored port (a taken stored port falls back to the board's
+/// factory port; with `--listen ADDR:0` every role takes a free port).
+fn start_network(options: &Options, settings: &Settings) -> Result<Arc<Network>, StartupError> {
+    let board = settings.board();
+    let snapshot = settings.snapshot();
+    let d = &board.defaults;
+    let factory = PortSettings {
+        web: d.web_port,
+        https: d.https_port,
+        media: d.media_port,
+        onvif: d.onvif_port,
+    };
+    let stored = PortSettings::from_section(&snapshot.ports).unwrap_or(factory);
+    let (bind_ip, stored, ephemeral) = match options.listen {
+        Some(address) => (
+            address.ip(),
+            PortSettings {
+                web: address.port(),
+                ..stored
+            },
+            address.port() == 0,
+        ),
+        None => (
+            d.bind_address
+                .parse()
+                .map_err(|e| err("board file defaults.bind_address", e))?,
+            stored,
+            false,
+        ),
+    };
+    let listeners = Listeners::new(Gate::new(Limits::default()));
+    let names = vec![
+        "localhost".to_owned(),
+        "127.0.0.1".to_owned(),
+        board.identity.model_name.clone(),
+    ];
+    match tls::ensure_certificate(&options.data, &names).and_then(|created| {
+        if created {
+            tracing::debug!("HTTPS certificate created in the data directory");
+        }
+        tls::load_acceptor(&options.data)
+    }) {
+        Ok(acceptor) => listeners.set_tls(Role::Https, acceptor),
+        Err(e) => tracing::warn!(err = %e, "HTTPS is off: the certificate does not load"),
+    }
+    let ports = Ports::start(listeners.clone(), bind_ip, stored, factory, ephemeral)
+        .map_err(|e| err("binding the web port", e))?;
+    Ok(Arc::new(Network::new(
+        listeners,
+        Arc::new(ports),
+        &snapshot.firewall,
+    )))
 }
 
 impl Started {
@@ -261,8 +304,13 @@ pub enum Exit {
 /// supervised thread or task that ended is one: the reason is logged and returned).
 pub async fn run(options: Options) -> Result<Exit, StartupError> {
     let mut started = start(&options).await?;
+    let https = started
+        .listeners
+        .local_addr(Role::Https)
+        .map(|a| format!(" and https://{a}"))
+        .unwrap_or_default();
     tracing::info!(
-        "ipcamd {} listening on http://{} with board \"{}\" ({})",
+        "ipcamd {} listening on http://{}{https} with board \"{}\" ({})",
         started.ctx.firmware_version,
         started.address,
         started.ctx.hal.board.board.name,
@@ -280,8 +328,16 @@ pub async fn run(options: Options) -> Result<Exit, StartupError> {
     }
     ctx.log.record(LogKind::PowerOn, "", "");
     started.launch()?;
-    let probe = probe_address(started.address);
-    let serve = crate::http::serve(ctx.clone(), started.listener);
+    let listeners = started.listeners.clone();
+    let serve = crate::http::serve(ctx.clone(), listeners.endpoint(Role::Web));
+    for (role, name) in [(Role::Https, "https"), (Role::Media, "media-listener")] {
+        let endpoint = listeners.endpoint(role);
+        let ctx = ctx.clone();
+        let server = tokio::spawn(async move {
+            let _ = crate::http::serve(ctx, endpoint).await;
+        });
+        supervisor.task(name, server);
+    }
     // Ready: listening and the HAL is open. A freshly installed release confirms itself now.
     match crate::firmware::confirm(&ctx.data_dir.join(FIRMWARE_DIR)) {
         Ok(true) => tracing::info!("new firmware started; confirmed"),
@@ -302,7 +358,7 @@ pub async fn run(options: Options) -> Result<Exit, StartupError> {
                 supervisor.clone(),
                 notifier.clone(),
                 interval,
-                probe,
+                listeners.clone(),
             ));
             supervisor.task("watchdog", feeder);
         }
@@ -346,7 +402,7 @@ async fn feed_watchdog(
     _supervisor: Arc<Supervisor>,
     notifier: Arc<crate::systemd::Notifier>,
     interval: Duration,
-    probe: SocketAddr,
+    listeners: Arc<Listeners>,
 ) {
     let mut last_frames = None;
     loop {
@@ -357,7 +413,11 @@ async fn feed_watchdog(
             .map(|m| m.frames.load(std::sync::atomic::Ordering::Relaxed));
         let capture_ok = frames.is_none() || frames != last_frames;
         last_frames = frames;
-        let http_ok = http_probe(probe).await;
+        // The web port may have moved (setPortInfo): probe where it is now.
+        let http_ok = match listeners.local_addr(Role::Web) {
+            Some(bound) => http_probe(probe_address(bound)).await,
+            None => false,
+        };
         if capture_ok && http_ok {
             let _ = notifier.watchdog();
         } else {

@@ -9,8 +9,8 @@
 //! | L5 | [`daemon`] (composition root, watchdog), [`supervisor`] |
 //! | L4 | [`http`]: server, routes, render; [`web`]: the embedded web interface |
 //! | L3 | [`cgi`]: command table, dispatch, error → wire map, handlers by guide chapter |
-//! | L2 | services: [`media`], [`alarm`], [`ir`], [`ptz`], [`accounts`] |
-//! | L1 | [`settings`], [`local_time`], [`store`] (with the event log), [`state`] |
+//! | L2 | services: [`media`], [`alarm`], [`ir`], [`ptz`], [`accounts`], [`net`] (ports, firewall) |
+//! | L1 | [`settings`], [`local_time`], [`store`] (with the event log), [`state`], [`listener`] (sockets, admission gate, TLS: shared by every server) |
 //! | L0 | [`motion`], [`civil_time`], [`firmware`], [`multipart`], [`systemd`], [`ir_auto`], [`selftest`], the `ipcamd-hal` crate |
 #![forbid(unsafe_code)]
 
@@ -23,10 +23,12 @@ pub mod firmware;
 pub mod http;
 pub mod ir;
 pub mod ir_auto;
+pub mod listener;
 pub mod local_time;
 pub mod media;
 pub mod motion;
 pub mod multipart;
+pub mod net;
 pub mod ptz;
 pub mod selftest;
 pub mod settings;

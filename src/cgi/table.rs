@@ -13,7 +13,7 @@
 
 use super::catalogue::{COMMANDS, CommandSpec};
 use super::command::{Command, c, not_available};
-use super::commands::{alarm, config, device, ptz, stream, system, user, video};
+use super::commands::{alarm, config, device, network, ptz, stream, system, user, video};
 
 /// The command a `cmd` value names (its name or one of the guide's other spellings), with
 /// the guide's facts about it.
@@ -199,7 +199,7 @@ pub static TABLE: &[Command] = &[
     plain_set("setWifiSetting", "wifi"),
     plain_get("getWifiConfig", "wifi"),
     plain_get("getPortInfo", "ports").no_auth().in_setup_mode(),
-    plain_set("setPortInfo", "ports"),
+    c("setPortInfo", network::set_port_info).settings("ports"),
     plain_get("getUPnPConfig", "upnp"),
     plain_set("setUPnPConfig", "upnp"),
     plain_get("getDDNSConfig", "ddns"),
@@ -267,7 +267,7 @@ pub static TABLE: &[Command] = &[
     c("fwUpgrade", system::fw_upgrade).upload("fw_file"),
     // MISC
     plain_get("getFirewallConfig", "firewall"),
-    plain_set("setFirewallConfig", "firewall"),
+    c("setFirewallConfig", network::set_firewall_config).settings("firewall"),
     c("getLog", device::get_log),
 ];
 

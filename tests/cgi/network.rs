@@ -1,0 +1,303 @@
+//! Network settings applied through the CGI surface: setPortInfo moves the listeners live (and
+//! rolls back when a port is taken), HTTPS serves the same surface with the first-boot
+//! certificate, the firewall is enforced at accept for clients at other loopback addresses,
+//! and a flood of half-open connections does not keep the administrator out.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::support::{Camera, CgiReply};
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn web_address(cam: &Camera) -> SocketAddr {
+    cam.base.trim_start_matches("http://").parse().unwrap()
+}
+
+fn https_address(cam: &Camera) -> SocketAddr {
+    cam.first_line
+        .split("https://")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("the first line names the HTTPS address: {}", cam.first_line))
+        .parse()
+        .unwrap()
+}
+
+/// A TCP connection to `to` from the loopback source address `from`.
+fn connect_from(from: [u8; 4], to: SocketAddr) -> std::io::Result<TcpStream> {
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)?;
+    socket.bind(&SocketAddr::from((from, 0)).into())?;
+    socket.connect_timeout(&to.into(), Duration::from_secs(5))?;
+    let stream: TcpStream = socket.into();
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    Ok(stream)
+}
+
+/// One HTTP/1.1 request over `stream`; the reply's body parsed, or None if the camera closed
+/// the connection without answering.
+fn exchange(mut stream: impl Read + Write, query: &str) -> Option<CgiReply> {
+    let request = format!(
+        "GET /cgi-bin/CGIProxy.fcgi?{query} HTTP/1.1\r\nHost: cam\r\nConnection: close\r\n\r\n"
+    );
+    stream.write_all(request.as_bytes()).ok()?;
+    let mut reply = Vec::new();
+    let _ = stream.read_to_end(&mut reply);
+    let text = String::from_utf8(reply).ok()?;
+    let (head, body) = text.split_once("\r\n\r\n")?;
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    Some(CgiReply::parse(body))
+}
+
+fn get_dev_state_from(from: [u8; 4], to: SocketAddr) -> Option<CgiReply> {
+    let stream = connect_from(from, to).ok()?;
+    exchange(stream, "cmd=getDevState&usr=admin&pwd=")
+}
+
+/// A TLS client that trusts exactly the camera's certificate from its data directory.
+fn tls_config(cam: &Camera) -> Arc<rustls::ClientConfig> {
+    let pem = std::fs::read(cam.data.join("tls/cert.pem")).expect("first boot made a certificate");
+    let mut roots = rustls::RootCertStore::empty();
+    use rustls::pki_types::pem::PemObject;
+    for cert in rustls::pki_types::CertificateDer::pem_slice_iter(&pem) {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    Arc::new(
+        rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth(),
+    )
+}
+
+fn https_get_dev_state_from(cam: &Camera, from: [u8; 4]) -> Option<CgiReply> {
+    let tcp = connect_from(from, https_address(cam)).ok()?;
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let client = rustls::ClientConnection::new(tls_config(cam), name).unwrap();
+    let stream = rustls::StreamOwned::new(client, tcp);
+    exchange(stream, "cmd=getDevState&usr=admin&pwd=")
+}
+
+fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if condition() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("timed out waiting until {what}");
+}
+
+#[test]
+fn test_https_serves_the_same_cgi_surface_with_the_first_boot_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let cam = Camera::start(dir.path());
+    let agent = ureq::AgentBuilder::new()
+        .tls_config(tls_config(&cam))
+        .timeout(Duration::from_secs(30))
+        .build();
+    let port = https_address(&cam).port();
+    let url =
+        format!("https://localhost:{port}/cgi-bin/CGIProxy.fcgi?cmd=getDevName&usr=admin&pwd=");
+    let reply = CgiReply::parse(&agent.get(&url).call().unwrap().into_string().unwrap());
+    assert_eq!(reply.result, 0);
+    assert_eq!(
+        reply.get("devName"),
+        cam.cgi("getDevName", &[]).get("devName")
+    );
+    // Wrong credentials over HTTPS get the same answer as over HTTP.
+    let url =
+        format!("https://localhost:{port}/cgi-bin/CGIProxy.fcgi?cmd=getDevName&usr=admin&pwd=x");
+    let reply = CgiReply::parse(&agent.get(&url).call().unwrap().into_string().unwrap());
+    assert_eq!(reply.result, -2);
+    // The certificate is kept across restarts.
+    let before = std::fs::read(dir.path().join("tls/cert.pem")).unwrap();
+    let cam = cam.restart();
+    assert_eq!(
+        std::fs::read(cam.data.join("tls/cert.pem")).unwrap(),
+        before
+    );
+}
+
+#[test]
+fn test_set_port_info_moves_the_web_listener_live_and_the_old_port_stops() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cam = Camera::start(dir.path());
+    let old = web_address(&cam);
+    let new_port = free_port();
+    let new_port_text = new_port.to_string();
+    let reply = cam.cgi("setPortInfo", &[("webPort", &new_port_text)]);
+    assert_eq!(reply.result, 0, "the reply comes before the move");
+    let new = SocketAddr::new(old.ip(), new_port);
+    wait_until("the new port answers", || {
+        get_dev_state_from([127, 0, 0, 1], new).is_some()
+    });
+    wait_until("the old port stops", || TcpStream::connect(old).is_err());
+    cam.base = format!("http://{new}");
+    let ports = cam.cgi("getPortInfo", &[]);
+    assert_eq!(ports.get("webPort"), new_port_text);
+}
+
+#[test]
+fn test_set_port_info_with_a_port_in_use_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let cam = Camera::start(dir.path());
+    let before = cam.cgi("getPortInfo", &[]);
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let taken_port = taken.local_addr().unwrap().port().to_string();
+    let other = free_port().to_string();
+    // Web to a free port, HTTPS to a taken one: all or nothing.
+    let reply = cam.cgi(
+        "setPortInfo",
+        &[("webPort", &other), ("httpsPort", &taken_port)],
+    );
+    assert_eq!(reply.result, -4, "a port in use is an execution failure");
+    std::thread::sleep(Duration::from_millis(600));
+    let after = cam.cgi("getPortInfo", &[]);
+    assert_eq!(after.fields, before.fields, "nothing stored");
+    let other: u16 = other.parse().unwrap();
+    assert!(
+        TcpStream::connect(("127.0.0.1", other)).is_err(),
+        "nothing moved"
+    );
+    // The daemon keeps serving on its port.
+    assert_eq!(cam.cgi("getDevName", &[]).result, 0);
+}
+
+#[test]
+fn test_set_port_info_moves_https_and_gives_media_its_own_listener() {
+    let dir = tempfile::tempdir().unwrap();
+    let cam = Camera::start(dir.path());
+    let https = free_port();
+    let media = free_port();
+    let reply = cam.cgi(
+        "setPortInfo",
+        &[
+            ("httpsPort", &https.to_string()),
+            ("mediaPort", &media.to_string()),
+        ],
+    );
+    assert_eq!(reply.result, 0);
+    let media_address = SocketAddr::from(([127, 0, 0, 1], media));
+    wait_until("the media port serves the surface", || {
+        get_dev_state_from([127, 0, 0, 1], media_address).is_some_and(|r| r.result == 0)
+    });
+    wait_until("HTTPS answers on its new port", || {
+        TcpStream::connect(("127.0.0.1", https)).is_ok()
+    });
+    assert!(
+        TcpStream::connect(https_address(&cam)).is_err(),
+        "the old HTTPS port is closed"
+    );
+}
+
+#[test]
+fn test_firewall_deny_list_refuses_listed_addresses_on_http_and_https() {
+    let dir = tempfile::tempdir().unwrap();
+    let cam = Camera::start(dir.path());
+    let web = web_address(&cam);
+    assert!(get_dev_state_from([127, 0, 0, 2], web).is_some());
+    // 127.0.0.2 in the integer form Foscam clients send.
+    let reply = cam.cgi(
+        "setFirewallConfig",
+        &[("isEnable", "1"), ("rule", "0"), ("ipList0", "2130706434")],
+    );
+    assert_eq!(reply.result, 0);
+    let config = cam.cgi("getFirewallConfig", &[]);
+    assert_eq!(
+        config.get("ipList0"),
+        "127.0.0.2",
+        "reported as a dotted quad"
+    );
+    assert_eq!(config.get("ipList1"), "0");
+    assert!(
+        get_dev_state_from([127, 0, 0, 2], web).is_none(),
+        "denied on HTTP"
+    );
+    assert!(
+        https_get_dev_state_from(&cam, [127, 0, 0, 2]).is_none(),
+        "denied on HTTPS"
+    );
+    let allowed = get_dev_state_from([127, 0, 0, 3], web).expect("others get service");
+    assert_eq!(allowed.result, 0);
+    let allowed = https_get_dev_state_from(&cam, [127, 0, 0, 3]).expect("and over HTTPS");
+    assert_eq!(allowed.result, 0);
+    // Enforced after a restart too.
+    let cam = cam.restart();
+    assert!(get_dev_state_from([127, 0, 0, 2], web_address(&cam)).is_none());
+    // Switched off, everyone is back.
+    assert_eq!(cam.cgi("setFirewallConfig", &[("isEnable", "0")]).result, 0);
+    assert!(get_dev_state_from([127, 0, 0, 2], web_address(&cam)).is_some());
+}
+
+#[test]
+fn test_firewall_allow_list_admits_only_listed_and_refuses_to_lock_the_setter_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let cam = Camera::start(dir.path());
+    let web = web_address(&cam);
+    // Set from 127.0.0.2, a list without 127.0.0.2 would shut its own client out: refused.
+    let query = "cmd=setFirewallConfig&isEnable=1&rule=1&ipList0=127.0.0.3&usr=admin&pwd=";
+    let refused = exchange(connect_from([127, 0, 0, 2], web).unwrap(), query).unwrap();
+    assert_eq!(refused.result, -1);
+    assert_eq!(cam.cgi("getFirewallConfig", &[]).get("isEnable"), "0");
+    // From the camera's own loopback address (exempt: the recovery path) it is accepted.
+    let reply = cam.cgi(
+        "setFirewallConfig",
+        &[("isEnable", "1"), ("rule", "1"), ("ipList0", "127.0.0.3")],
+    );
+    assert_eq!(reply.result, 0);
+    assert!(get_dev_state_from([127, 0, 0, 3], web).is_some_and(|r| r.result == 0));
+    assert!(get_dev_state_from([127, 0, 0, 2], web).is_none());
+    assert!(get_dev_state_from([127, 0, 0, 4], web).is_none());
+    assert_eq!(cam.cgi("getDevName", &[]).result, 0, "loopback stays in");
+    // Bad entries are refused and change nothing.
+    for bad in ["300.1.1.1", "4294967296", "1.2.3", "x"] {
+        let reply = cam.cgi("setFirewallConfig", &[("ipList1", bad)]);
+        assert_eq!(reply.result, -1, "{bad}");
+    }
+    assert_eq!(cam.cgi("getFirewallConfig", &[]).get("ipList1"), "0");
+}
+
+/// Opens a connection and sends half a request head, as a slow or hostile client does.
+fn half_open(from: [u8; 4], to: SocketAddr) -> Option<TcpStream> {
+    let mut stream = connect_from(from, to).ok()?;
+    stream
+        .write_all(b"GET /cgi-bin/CGIProxy.fcgi?cmd=getDevState HTTP/1.1\r\nHo")
+        .ok()?;
+    Some(stream)
+}
+
+#[test]
+fn test_half_open_floods_do_not_keep_the_administrator_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let cam = Camera::start(dir.path());
+    let web = web_address(&cam);
+    // 80 half-open requests from one address (more than the 64-connection cap).
+    let one_address: Vec<TcpStream> = (0..80)
+        .filter_map(|_| half_open([127, 0, 0, 2], web))
+        .collect();
+    assert!(one_address.len() >= 64);
+    let admin = get_dev_state_from([127, 0, 0, 1], web).expect("the administrator is answered");
+    assert_eq!(admin.result, 0);
+    let other = get_dev_state_from([127, 0, 0, 3], web).expect("another client too");
+    assert_eq!(other.result, 0);
+    // 80 half-open requests from 80 addresses: the cap is reached; idle ones give way.
+    let many: Vec<TcpStream> = (0..80u8)
+        .filter_map(|n| half_open([127, 0, 1, n + 1], web))
+        .collect();
+    assert!(many.len() >= 64);
+    let admin = get_dev_state_from([127, 0, 0, 1], web).expect("still answered");
+    assert_eq!(admin.result, 0);
+    drop((one_address, many));
+}

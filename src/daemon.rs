@@ -26,8 +26,8 @@ use crate::ir::IrController;
 use crate::listener::{Gate, Limits, Listeners, Role, tls};
 use crate::local_time::LocalClock;
 use crate::media::{Media, MediaParts};
-use crate::net::Network;
 use crate::net::ports::{PortSettings, Ports};
+use crate::net::{NetParts, Network};
 use crate::settings::Settings;
 use crate::state::DeviceState;
 use crate::store::Store;
@@ -149,8 +149,8 @@ pub async fn start(options: &Options) -> Result<Started, StartupError> {
         (Some(motor), Ok(runtime)) => Some(crate::ptz::Ptz::new(motor.clone(), runtime)),
         _ => None,
     };
-    // The listeners (layer 1 handle) and the network services over them.
-    let net = start_network(options, &settings)?;
+    // The listeners (layer 1 handle) and the network services over them and the HAL roles.
+    let net = start_network(options, &settings, &hal)?;
     // Layer 3: the handlers' context.
     let ctx = Arc::new(Context {
         firmware_version: crate::firmware::running_version(&options.data),
@@ -186,7 +186,11 @@ pub async fn start(options: &Options) -> Result<Started, StartupError> {
 /// The HTTPS certificate (made on first boot), the admission gate with the stored firewall,
 /// and every listener bound on its stored port (a taken stored port falls back to the board's
 /// factory port; with `--listen ADDR:0` every role takes a free port).
-fn start_network(options: &Options, settings: &Settings) -> Result<Arc<Network>, StartupError> {
+fn start_network(
+    options: &Options,
+    settings: &Arc<Settings>,
+    hal: &Hal,
+) -> Result<Arc<Network>, StartupError> {
     let board = settings.board();
     let snapshot = settings.snapshot();
     let d = &board.defaults;
@@ -231,11 +235,15 @@ fn start_network(options: &Options, settings: &Settings) -> Result<Arc<Network>,
     }
     let ports = Ports::start(listeners.clone(), bind_ip, stored, factory, ephemeral)
         .map_err(|e| err("binding the web port", e))?;
-    Ok(Arc::new(Network::new(
+    Ok(Arc::new(Network::new(NetParts {
         listeners,
-        Arc::new(ports),
-        &snapshot.firewall,
-    )))
+        ports: Arc::new(ports),
+        interface: hal.network.clone(),
+        radio: hal.wifi.clone(),
+        dialler: hal.pppoe.clone(),
+        settings: settings.clone(),
+        apply_timeout: Duration::from_secs(board.network.apply_timeout_secs.into()),
+    })))
 }
 
 impl Started {
@@ -249,6 +257,7 @@ impl Started {
             |what: &str, e: std::io::Error| err(&format!("starting the {what} thread"), e);
         let snapshot = ctx.settings.snapshot();
         ctx.clock.restore();
+        ctx.net.boot();
         if let Some(media) = &ctx.media {
             media.apply_image_settings(&snapshot);
         }

@@ -301,3 +301,212 @@ fn test_half_open_floods_do_not_keep_the_administrator_out() {
     assert_eq!(admin.result, 0);
     drop((one_address, many));
 }
+fn ip_info(cam: &Camera) -> (String, String, String, String) {
+    let info = cam.cgi("getIPInfo", &[]);
+    assert_eq!(info.result, 0);
+    (
+        info.get("isDHCP").to_owned(),
+        info.get("ip").to_owned(),
+        info.get("gate").to_owned(),
+        info.get("mask").to_owned(),
+    )
+}
+
+/// Waits for a log line containing `text`.
+fn await_log(cam: &Camera, text: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if let Ok(line) = cam.log.recv_timeout(Duration::from_millis(200)) {
+            if line.contains(text) {
+                return line;
+            }
+        }
+    }
+    panic!("no log line with {text:?}");
+}
+
+#[test]
+fn test_ip_settings_apply_live_and_fall_back_when_they_do_not_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let cam = Camera::start(dir.path());
+    // The simulated LAN's DHCP lease, live.
+    let dhcp = (
+        "1".to_owned(),
+        "192.168.1.123".to_owned(),
+        "192.168.1.1".to_owned(),
+        "255.255.255.0".to_owned(),
+    );
+    assert_eq!(ip_info(&cam), dhcp);
+    let fixed = [
+        ("isDHCP", "0"),
+        ("ip", "192.168.1.88"),
+        ("gate", "192.168.1.1"),
+        ("mask", "255.255.255.0"),
+        ("dns1", "192.168.1.1"),
+        ("dns2", "0.0.0.0"),
+    ];
+    assert_eq!(cam.cgi("setIpInfo", &fixed).result, 0);
+    let static_info = (
+        "0".to_owned(),
+        "192.168.1.88".to_owned(),
+        "192.168.1.1".to_owned(),
+        "255.255.255.0".to_owned(),
+    );
+    wait_until("the static address is in force", || {
+        ip_info(&cam) == static_info
+    });
+    await_log(&cam, "IP setting applied and working");
+    // An address another host already has never comes up: back to .88 within the bound.
+    let taken = [("ip", "192.168.1.2")];
+    assert_eq!(cam.cgi("setIpInfo", &taken).result, 0);
+    let line = await_log(&cam, "did not work");
+    assert!(line.contains("gateway"), "the log says why: {line}");
+    assert_eq!(ip_info(&cam), static_info);
+    // The setting in force is what is stored: it comes back after a restart.
+    let cam = cam.restart();
+    wait_until("the stored setting is applied at boot", || {
+        ip_info(&cam) == static_info
+    });
+    // Bad input changes nothing.
+    for bad in [
+        [("mask", "255.0.255.0")],
+        [("ip", "192.168.1.x")],
+        [("ip", "192.168.1.255")],
+        [("gate", "10.9.9.9")],
+        [("dns1", "224.0.0.1")],
+    ] {
+        assert_eq!(cam.cgi("setIpInfo", &bad).result, -1, "{bad:?}");
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(ip_info(&cam), static_info);
+    // Back to DHCP.
+    assert_eq!(cam.cgi("setIpInfo", &[("isDHCP", "1")]).result, 0);
+    wait_until("DHCP is back", || ip_info(&cam) == dhcp);
+}
+
+fn wifi_list(cam: &Camera, start: usize) -> CgiReply {
+    let reply = cam.cgi("getWifiList", &[("startNo", &start.to_string())]);
+    assert_eq!(reply.result, 0);
+    reply
+}
+
+#[test]
+fn test_wifi_scans_pages_joins_and_falls_back_on_the_simulated_radio() {
+    let dir = tempfile::tempdir().unwrap();
+    let cam = Camera::start(dir.path());
+    assert_eq!(
+        wifi_list(&cam, 0).get("totalCnt"),
+        "0",
+        "nothing before a scan"
+    );
+    assert_eq!(cam.cgi("refreshWifiList", &[]).result, 0);
+    // The simulated radio has twelve networks in range: ten per page, strongest first.
+    let first = wifi_list(&cam, 0);
+    assert_eq!(first.get("totalCnt"), "12");
+    assert_eq!(first.get("curCnt"), "10");
+    assert_eq!(first.get("ap0"), "HomeNet+02:1a:11:00:00:01+78+1+3");
+    assert_eq!(first.get("ap9"), "OldRouter+02:1a:11:00:00:04+12+1+1");
+    let second = wifi_list(&cam, 10);
+    assert_eq!(second.get("curCnt"), "2");
+    assert_eq!(second.get("ap0"), "FreeAirport+02:1a:11:00:00:0b+9+0+0");
+    assert_eq!(second.get("ap1"), "Hidden_Fortress+02:1a:11:00:00:0c+5+1+4");
+    assert_eq!(wifi_list(&cam, 30).get("curCnt"), "0");
+    assert_eq!(cam.cgi("getWifiList", &[("startNo", "-1")]).result, -1);
+    // Not connected yet.
+    let config = cam.cgi("getWifiConfig", &[]);
+    assert_eq!(config.get("isConnected"), "0");
+    assert_eq!(cam.cgi("getDevState", &[]).get("isWifiConnected"), "0");
+    // Join with the right key.
+    let home = [
+        ("isEnable", "1"),
+        ("isUseWifi", "1"),
+        ("ssid", "HomeNet"),
+        ("netType", "0"),
+        ("encryptType", "3"),
+        ("psk", "correct horse battery"),
+    ];
+    assert_eq!(cam.cgi("setWifiSetting", &home).result, 0);
+    wait_until("the camera is on HomeNet", || {
+        let config = cam.cgi("getWifiConfig", &[]);
+        config.get("isConnected") == "1" && config.get("connectedAp") == "HomeNet"
+    });
+    let state = cam.cgi("getDevState", &[]);
+    assert_eq!(state.get("isWifiConnected"), "1");
+    assert_eq!(state.get("wifiConnectedAP"), "HomeNet");
+    // A network whose key is wrong (an SSID with quotes, passed on as is): it does not
+    // connect, HomeNet comes back and so does its stored setting.
+    let neighbour = [
+        ("ssid", "Neighbour \"5G\""),
+        ("encryptType", "4"),
+        ("psk", "guessing-wrong"),
+    ];
+    assert_eq!(cam.cgi("setWifiSetting", &neighbour).result, 0);
+    let line = await_log(&cam, "Wi-Fi setting did not work");
+    assert!(
+        line.contains("authentication failed"),
+        "the log says why: {line}"
+    );
+    wait_until("the stored setting is HomeNet again", || {
+        cam.cgi("getWifiConfig", &[]).get("ssid") == "HomeNet"
+    });
+    assert_eq!(cam.cgi("getWifiConfig", &[]).get("connectedAp"), "HomeNet");
+    // Bad input: -1, nothing stored.
+    for bad in [
+        vec![("ssid", "Home\u{1}Net")],
+        vec![("ssid", "a-name-longer-than-thirty-two-bytes")],
+        vec![("psk", "short")],
+        vec![("encryptType", "1"), ("keyFormat", "0"), ("key1", "1234")],
+        vec![
+            ("encryptType", "1"),
+            ("keyFormat", "1"),
+            ("key1", "zz345678zz"),
+        ],
+        vec![("key2Len", "100")],
+        vec![("encryptType", "9")],
+    ] {
+        assert_eq!(cam.cgi("setWifiSetting", &bad).result, -1, "{bad:?}");
+    }
+    let config = cam.cgi("getWifiConfig", &[]);
+    assert_eq!(config.get("ssid"), "HomeNet");
+    assert_eq!(config.get("encryptType"), "3");
+    // Wi-Fi off: the radio leaves.
+    assert_eq!(cam.cgi("setWifiSetting", &[("isEnable", "0")]).result, 0);
+    wait_until("the radio left", || {
+        cam.cgi("getDevState", &[]).get("isWifiConnected") == "0"
+    });
+}
+
+#[test]
+fn test_pppoe_dials_the_stored_account_and_bad_accounts_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let cam = Camera::start(dir.path());
+    let wrong = [
+        ("isEnable", "1"),
+        ("userName", "ipcamd"),
+        ("password", "not-the-secret"),
+    ];
+    assert_eq!(cam.cgi("setPPPoEConfig", &wrong).result, 0);
+    let line = await_log(&cam, "PPPoE dial did not connect");
+    assert!(line.contains("authentication failed"), "{line}");
+    assert_eq!(
+        cam.cgi("setPPPoEConfig", &[("password", "pppoe-secret")])
+            .result,
+        0
+    );
+    let line = await_log(&cam, "PPPoE link up");
+    assert!(line.contains("100.64.12.34"), "{line}");
+    let config = cam.cgi("getPPPoEConfig", &[]);
+    assert_eq!(config.get("isEnable"), "1");
+    assert_eq!(config.get("userName"), "ipcamd");
+    // Dialled again at boot with the stored account.
+    let cam = cam.restart();
+    await_log(&cam, "PPPoE link up");
+    for bad in [
+        vec![("userName", "")],
+        vec![("userName", "line\nbreak")],
+        vec![("password", "tab\there")],
+    ] {
+        assert_eq!(cam.cgi("setPPPoEConfig", &bad).result, -1, "{bad:?}");
+    }
+    assert_eq!(cam.cgi("getPPPoEConfig", &[]).get("userName"), "ipcamd");
+}

@@ -3,6 +3,7 @@
 //! Linux; nothing outside this folder touches a device node.
 
 pub mod gpio;
+pub mod net;
 pub mod serial_ptz;
 pub mod video;
 
@@ -39,6 +40,10 @@ pub fn open(board: Arc<BoardSpec>, _data_dir: &Path) -> HalResult<Hal> {
         ptz,
         clock: Arc::new(OffsetClock::default()),
         storage,
+        network: net::LinuxNetwork::open(&board)?
+            .map(|n| Arc::new(n) as Arc<dyn crate::net::Network>),
+        wifi: None,
+        pppoe: None,
         board,
         sim: None,
     })

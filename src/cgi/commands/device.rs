@@ -128,6 +128,7 @@ pub(crate) fn get_dev_state(req: &Request) -> CgiResult<Reply> {
         None => 0,
     };
     let ddns = state.ddns.get();
+    let wifi = ctx.net.wifi.as_ref().and_then(|w| w.connected());
     let snapshot = ctx.settings.snapshot();
     let fields = Fields::new()
         .with(
@@ -148,8 +149,8 @@ pub(crate) fn get_dev_state(req: &Request) -> CgiResult<Reply> {
         .with("ddnsState", ddns)
         .with("url", &snapshot.ddns.host_name)
         .with("upnpState", state.upnp.get())
-        .with("isWifiConnected", 0)
-        .with("wifiConnectedAP", "")
+        .with("isWifiConnected", u8::from(wifi.is_some()))
+        .with("wifiConnectedAP", wifi.unwrap_or_default())
         .with("infraLedState", infra);
     Ok(Reply::Xml(fields))
 }

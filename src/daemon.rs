@@ -77,6 +77,8 @@ pub struct Started {
     pub address: SocketAddr,
     /// The registered threads and tasks.
     pub supervisor: Arc<Supervisor>,
+    /// The runtime the daemon was started on (its tasks run there).
+    runtime: tokio::runtime::Handle,
     /// Motion notices for the alarm service, until [`Started::launch`] starts it.
     motion_notices: Option<std::sync::mpsc::Receiver<crate::media::MotionNotice>>,
 }
@@ -179,6 +181,7 @@ pub async fn start(options: &Options) -> Result<Started, StartupError> {
         listeners,
         address,
         supervisor,
+        runtime: tokio::runtime::Handle::current(),
         motion_notices: Some(motion_rx),
     })
 }
@@ -278,6 +281,12 @@ impl Started {
                 supervisor.thread("motion-alarm", thread);
             }
         }
+        let ntp = crate::net::ntp::Ntp::new(
+            ctx.hal.clock.clone(),
+            ctx.settings.clone(),
+            ctx.state.clone(),
+        );
+        supervisor.task("ntp", self.runtime.spawn(ntp.run()));
         if let Some(thread) = ctx
             .alarms
             .start_io_alarm(ctx.hal.alarm_in.clone())

@@ -510,3 +510,83 @@ fn test_pppoe_dials_the_stored_account_and_bad_accounts_are_refused() {
     }
     assert_eq!(cam.cgi("getPPPoEConfig", &[]).get("userName"), "ipcamd");
 }
+/// An SNTP server on loopback that answers every request with `unix_time` (RFC 4330 server
+/// mode, stratum 1), until dropped. Returns its address.
+fn sntp_server(unix_time: u64) -> (SocketAddr, std::sync::mpsc::Receiver<()>) {
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let address = socket.local_addr().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut request = [0u8; 128];
+        loop {
+            let Ok((len, client)) = socket.recv_from(&mut request) else {
+                return;
+            };
+            if len < 48 || request[0] & 0x7 != 3 {
+                continue;
+            }
+            let seconds = (unix_time + 2_208_988_800) as u32;
+            let mut reply = [0u8; 48];
+            reply[0] = (request[0] & 0x38) | 4; // version as asked, server mode
+            reply[1] = 1; // stratum 1
+            reply[12..16].copy_from_slice(b"TEST");
+            reply[16..20].copy_from_slice(&seconds.to_be_bytes());
+            reply[24..32].copy_from_slice(&request[40..48]); // originate = client's transmit
+            reply[32..36].copy_from_slice(&seconds.to_be_bytes());
+            reply[40..44].copy_from_slice(&seconds.to_be_bytes());
+            if socket.send_to(&reply, client).is_err() || tx.send(()).is_err() {
+                return;
+            }
+        }
+    });
+    (address, rx)
+}
+
+#[test]
+fn test_the_clock_follows_the_sntp_server_and_ntp_state_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let cam = Camera::start(dir.path());
+    // 2031-05-06 07:08:09 UTC.
+    let (server, asked) = sntp_server(1_935_817_689);
+    let reply = cam.cgi(
+        "setSystemTime",
+        &[
+            ("timeSource", "0"),
+            ("ntpServer", &server.to_string()),
+            ("timeZone", "0"),
+            ("isDst", "0"),
+        ],
+    );
+    assert_eq!(reply.result, 0);
+    asked
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the camera asked the server");
+    wait_until("the clock follows the server", || {
+        let time = cam.cgi("getSystemTime", &[]);
+        time.get("year") == "2031" && time.get("mon") == "5" && time.get("day") == "6"
+    });
+    assert_eq!(cam.cgi("getDevState", &[]).get("ntpState"), "1");
+    // Asked again at boot.
+    let cam = cam.restart();
+    while asked.try_recv().is_ok() {}
+    asked
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the camera asked the server at boot");
+    wait_until("ntpState says updated after the restart", || {
+        cam.cgi("getDevState", &[]).get("ntpState") == "1"
+    });
+    // A server that never answers: update failed, the clock stays.
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let silent_address = silent.local_addr().unwrap().to_string();
+    let reply = cam.cgi("setSystemTime", &[("ntpServer", &silent_address)]);
+    assert_eq!(reply.result, 0);
+    wait_until("ntpState says the update failed", || {
+        cam.cgi("getDevState", &[]).get("ntpState") == "2"
+    });
+    assert_eq!(cam.cgi("getSystemTime", &[]).get("year"), "2031");
+    // Manual time: NTP is off.
+    assert_eq!(cam.cgi("setSystemTime", &[("timeSource", "1")]).result, 0);
+    wait_until("ntpState says disabled", || {
+        cam.cgi("getDevState", &[]).get("ntpState") == "0"
+    });
+}

@@ -188,7 +188,7 @@ fn time_value(time: &crate::settings::sections::Time, name: &str) -> CgiResult<S
     let value = crate::settings::Section::get(time, name)
         .ok_or_else(|| CgiError::Unknown(format!("no time setting {name}")))?;
     Ok(match (name, value.is_empty()) {
-        ("ntpServer", true) => "time.nist.gov".into(),
+        ("ntpServer", true) => crate::net::ntp::FACTORY_SERVER.into(),
         (_, true) => "0".into(),
         _ => value,
     })

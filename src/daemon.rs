@@ -287,6 +287,12 @@ impl Started {
             ctx.state.clone(),
         );
         supervisor.task("ntp", self.runtime.spawn(ntp.run()));
+        let ddns = crate::net::ddns::Ddns::new(
+            ctx.settings.clone(),
+            ctx.state.clone(),
+            crate::net::ddns::Endpoints::of(&ctx.hal.board.network.ddns),
+        );
+        supervisor.task("ddns", self.runtime.spawn(ddns.run()));
         if let Some(thread) = ctx
             .alarms
             .start_io_alarm(ctx.hal.alarm_in.clone())

@@ -203,7 +203,7 @@ pub static TABLE: &[Command] = &[
     plain_get("getUPnPConfig", "upnp"),
     plain_set("setUPnPConfig", "upnp"),
     plain_get("getDDNSConfig", "ddns"),
-    plain_set("setDDNSConfig", "ddns"),
+    c("setDDNSConfig", network::set_ddns_config).settings("ddns"),
     plain_set("setFtpConfig", "ftp"),
     plain_get("getFtpConfig", "ftp"),
     c("testFtpServer", alarm::test_ftp_server),

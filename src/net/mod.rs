@@ -1,12 +1,15 @@
 //! Network services (layer 2): the live port assignment ([`ports`]) and the firewall in
 //! force over the listener handle ([`crate::listener`]); the interface's IPv4 setting
 //! ([`ip`]), Wi-Fi ([`wifi`]) and PPPoE ([`pppoe`]) over the HAL's network roles; time from
-//! the network ([`ntp`]) over the HAL clock. Built by the
+//! the network ([`ntp`]) over the HAL clock; DDNS updates ([`ddns`]) over a small HTTP
+//! client ([`client`]). Built by the
 //! composition root from the listeners, the HAL roles and the typed settings, never from the
 //! CGI context; the CGI handlers of the guide's network chapter validate and store, then call
 //! in here to apply. Settings that could cut the camera off are applied after the reply and
 //! fall back to the last working one within the board's `apply_timeout_secs`.
 
+pub mod client;
+pub mod ddns;
 pub mod ip;
 pub mod ntp;
 pub mod ports;

@@ -590,3 +590,165 @@ fn test_the_clock_follows_the_sntp_server_and_ntp_state_reports() {
         cam.cgi("getDevState", &[]).get("ntpState") == "0"
     });
 }
+
+/// What the DDNS test server saw and answers.
+#[derive(Default)]
+struct DdnsServerState {
+    /// The public address the check URL reports.
+    public: String,
+    /// The reply to updates ("" = never answer).
+    reply: String,
+    /// (path and query, Authorization header) of every update.
+    updates: Vec<(String, String)>,
+}
+
+/// An HTTP server on loopback speaking checkip (`/check`) and the dyndns2 update protocol
+/// (`/nic/update`), one request per connection. Returns its address.
+fn ddns_server(state: Arc<std::sync::Mutex<DdnsServerState>>) -> SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let state = state.clone();
+            std::thread::spawn(move || {
+                let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") {
+                    match stream.read(&mut byte) {
+                        Ok(1) => head.push(byte[0]),
+                        _ => return,
+                    }
+                }
+                let head = String::from_utf8_lossy(&head).into_owned();
+                let target = head.split_whitespace().nth(1).unwrap_or("").to_owned();
+                let auth = head
+                    .lines()
+                    .find_map(|l| {
+                        l.strip_prefix("authorization: ")
+                            .or(l.strip_prefix("Authorization: "))
+                    })
+                    .unwrap_or("")
+                    .to_owned();
+                let body = {
+                    let mut state = state.lock().unwrap();
+                    if target.starts_with("/check") {
+                        format!(
+                            "<html><body>Current IP Address: {}</body></html>",
+                            state.public
+                        )
+                    } else {
+                        state.updates.push((target, auth));
+                        if state.reply.is_empty() {
+                            drop(state);
+                            // A server that never answers: hold the connection.
+                            std::thread::sleep(Duration::from_secs(30));
+                            return;
+                        }
+                        state.reply.clone()
+                    }
+                };
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            });
+        }
+    });
+    address
+}
+
+#[test]
+fn test_ddns_updates_the_provider_when_the_public_address_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = Arc::new(std::sync::Mutex::new(DdnsServerState {
+        public: "203.0.113.7".into(),
+        reply: "good 203.0.113.7".into(),
+        ..Default::default()
+    }));
+    let server = ddns_server(state.clone());
+    let board = std::fs::read_to_string(crate::support::repo().join("board/sim.toml")).unwrap()
+        + &format!(
+            "\n[network.ddns]\ncheck_ip_url = \"http://{server}/check\"\n\
+             update_urls = [\"http://{server}/oray\", \"http://{server}/3322\", \
+             \"http://{server}/noip\", \"http://{server}/nic/update\"]\ncheck_secs = 1\n"
+        );
+    let board_path = dir.path().join("board.toml");
+    std::fs::write(&board_path, board).unwrap();
+    let cam = Camera::start_with_board(&dir.path().join("data"), &board_path);
+    assert_eq!(cam.cgi("getDevState", &[]).get("ddnsState"), "0");
+    let setting = [
+        ("isEnable", "1"),
+        ("hostName", "cam.example.org"),
+        ("ddnsServer", "4"),
+        ("user", "owner"),
+        ("password", "s3cret:pw"),
+    ];
+    assert_eq!(cam.cgi("setDDNSConfig", &setting).result, 0);
+    wait_until("the provider got an update", || {
+        !state.lock().unwrap().updates.is_empty()
+    });
+    let (target, auth) = state.lock().unwrap().updates[0].clone();
+    assert_eq!(
+        target,
+        "/nic/update?hostname=cam.example.org&myip=203.0.113.7"
+    );
+    // Basic credentials: base64("owner:s3cret:pw").
+    assert_eq!(auth, "Basic b3duZXI6czNjcmV0OnB3");
+    wait_until("ddnsState says updated", || {
+        cam.cgi("getDevState", &[]).get("ddnsState") == "1"
+    });
+    assert_eq!(cam.cgi("getDevState", &[]).get("url"), "cam.example.org");
+    // The public address changes: one new update with the new address.
+    {
+        let mut state = state.lock().unwrap();
+        state.public = "198.51.100.23".into();
+        state.reply = "good 198.51.100.23".into();
+    }
+    wait_until("the provider got the new address", || {
+        state
+            .lock()
+            .unwrap()
+            .updates
+            .iter()
+            .any(|(t, _)| t.ends_with("myip=198.51.100.23"))
+    });
+    // The provider refuses the account: ddnsState says failed.
+    {
+        let mut state = state.lock().unwrap();
+        state.public = "198.51.100.24".into();
+        state.reply = "badauth".into();
+    }
+    wait_until("ddnsState says failed", || {
+        cam.cgi("getDevState", &[]).get("ddnsState") == "2"
+    });
+    await_log(&cam, "badauth");
+    // A provider that never answers: failed, and the daemon keeps serving.
+    {
+        let mut state = state.lock().unwrap();
+        state.public = "198.51.100.25".into();
+        state.reply = String::new();
+    }
+    assert_eq!(cam.cgi("setDDNSConfig", &[("user", "owner2")]).result, 0);
+    await_log(&cam, "no answer within");
+    assert_eq!(cam.cgi("getDevState", &[]).get("ddnsState"), "2");
+    // Bad input and factory DDNS.
+    for bad in [
+        vec![("hostName", "not a host")],
+        vec![("hostName", "cam.example.org&myip=1.2.3.4")],
+        vec![("ddnsServer", "7")],
+    ] {
+        assert_eq!(cam.cgi("setDDNSConfig", &bad).result, -1, "{bad:?}");
+    }
+    assert_eq!(cam.cgi("setDDNSConfig", &[("ddnsServer", "0")]).result, -4);
+    let config = cam.cgi("getDDNSConfig", &[]);
+    assert_eq!(config.get("hostName"), "cam.example.org");
+    assert_eq!(config.get("ddnsServer"), "4");
+    // Off: ddnsState 0.
+    assert_eq!(cam.cgi("setDDNSConfig", &[("isEnable", "0")]).result, 0);
+    wait_until("ddnsState says off", || {
+        cam.cgi("getDevState", &[]).get("ddnsState") == "0"
+    });
+}

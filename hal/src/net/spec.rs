@@ -32,6 +32,44 @@ pub struct NetworkSpec {
     /// The simulated LAN (simulated board only).
     #[serde(default)]
     pub sim: Option<SimLanSpec>,
+    /// Where DDNS updates and the public-address check go.
+    #[serde(default)]
+    pub ddns: DdnsSpec,
+}
+
+/// `[network.ddns]`: the public-address check and the providers' update URLs (defaults: the
+/// providers' public endpoints; a board or a test may point them elsewhere).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DdnsSpec {
+    /// A URL whose reply names the camera's public IPv4 address (checkip.dyndns.org style).
+    #[serde(default = "default_check_ip_url")]
+    pub check_ip_url: String,
+    /// Update URLs for the guide's providers 1 (Oray), 2 (3322), 3 (no-ip), 4 (dyndns), in
+    /// order; missing ones keep the provider's public endpoint.
+    #[serde(default)]
+    pub update_urls: Vec<String>,
+    /// Seconds between public-address checks.
+    #[serde(default = "default_check_secs")]
+    pub check_secs: u32,
+}
+
+impl Default for DdnsSpec {
+    fn default() -> Self {
+        DdnsSpec {
+            check_ip_url: default_check_ip_url(),
+            update_urls: Vec::new(),
+            check_secs: default_check_secs(),
+        }
+    }
+}
+
+fn default_check_ip_url() -> String {
+    "http://checkip.dyndns.org/".into()
+}
+
+fn default_check_secs() -> u32 {
+    600
 }
 
 fn default_apply_timeout() -> u32 {

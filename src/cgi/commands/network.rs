@@ -13,7 +13,7 @@ use super::super::reply::{Fields, Reply};
 use super::config;
 use crate::net::ip::ip_mode_of;
 use crate::net::ports::PortSettings;
-use crate::net::{Network, pppoe, wifi};
+use crate::net::{Network, ddns, pppoe, wifi};
 
 /// setPortInfo: binds every changed port; a port in use changes nothing (-4, logged). The
 /// move happens after the reply, which is sent on the old port.
@@ -164,5 +164,23 @@ pub(crate) fn set_pppoe_config(req: &Request) -> CgiResult<Reply> {
         .ok_or_else(|| missing("PPPoE dialler"))?;
     config::store(req, section, &values)?;
     service.apply(wanted, pppoe::APPLY_AFTER_REPLY);
+    Ok(Reply::ok())
+}
+
+/// setDDNSConfig: the host name and account checked (-1), factory DDNS refused (-4: no board
+/// has an account with Foscam's service); stored, and the DDNS service follows the setting.
+pub(crate) fn set_ddns_config(req: &Request) -> CgiResult<Reply> {
+    let (section, values, snapshot) = config::validated(req)?;
+    let wanted = config::merged(&snapshot.ddns, &values)?;
+    if wanted.enabled && wanted.server == 0 {
+        tracing::info!(
+            "setDDNSConfig: factory DDNS needs an account with Foscam's service; this board has none"
+        );
+        return Err(CgiError::Exec(
+            "no factory DDNS account on this board".into(),
+        ));
+    }
+    ddns::check(&wanted).map_err(|(field, why)| CgiError::field(field, why))?;
+    config::store(req, section, &values)?;
     Ok(Reply::ok())
 }

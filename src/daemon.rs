@@ -79,6 +79,8 @@ pub struct Started {
     pub supervisor: Arc<Supervisor>,
     /// The runtime the daemon was started on (its tasks run there).
     runtime: tokio::runtime::Handle,
+    /// The UPnP service once launched (its mappings are removed when the daemon stops).
+    upnp: Option<Arc<crate::net::upnp::Upnp>>,
     /// Motion notices for the alarm service, until [`Started::launch`] starts it.
     motion_notices: Option<std::sync::mpsc::Receiver<crate::media::MotionNotice>>,
 }
@@ -182,6 +184,7 @@ pub async fn start(options: &Options) -> Result<Started, StartupError> {
         address,
         supervisor,
         runtime: tokio::runtime::Handle::current(),
+        upnp: None,
         motion_notices: Some(motion_rx),
     })
 }
@@ -204,21 +207,13 @@ fn start_network(
         onvif: d.onvif_port,
     };
     let stored = PortSettings::from_section(&snapshot.ports).unwrap_or(factory);
-    let (bind_ip, stored, ephemeral) = match options.listen {
-        Some(address) => (
-            address.ip(),
-            PortSettings {
-                web: address.port(),
-                ..stored
-            },
-            address.port() == 0,
-        ),
+    let (bind_ip, listen_port) = match options.listen {
+        Some(address) => (address.ip(), Some(address.port())),
         None => (
             d.bind_address
                 .parse()
                 .map_err(|e| err("board file defaults.bind_address", e))?,
-            stored,
-            false,
+            None,
         ),
     };
     let listeners = Listeners::new(Gate::new(Limits::default()));
@@ -236,7 +231,7 @@ fn start_network(
         Ok(acceptor) => listeners.set_tls(Role::Https, acceptor),
         Err(e) => tracing::warn!(err = %e, "HTTPS is off: the certificate does not load"),
     }
-    let ports = Ports::start(listeners.clone(), bind_ip, stored, factory, ephemeral)
+    let ports = Ports::start(listeners.clone(), bind_ip, stored, factory, listen_port)
         .map_err(|e| err("binding the web port", e))?;
     Ok(Arc::new(Network::new(NetParts {
         listeners,
@@ -293,6 +288,17 @@ impl Started {
             crate::net::ddns::Endpoints::of(&ctx.hal.board.network.ddns),
         );
         supervisor.task("ddns", self.runtime.spawn(ddns.run()));
+        match crate::net::upnp::Upnp::new(
+            ctx.settings.clone(),
+            ctx.state.clone(),
+            &ctx.hal.board.network.upnp,
+        ) {
+            Ok(upnp) => {
+                supervisor.task("upnp", self.runtime.spawn(upnp.clone().run()));
+                self.upnp = Some(upnp);
+            }
+            Err(why) => tracing::warn!(%why, "UPnP is off"),
+        }
         if let Some(thread) = ctx
             .alarms
             .start_io_alarm(ctx.hal.alarm_in.clone())
@@ -401,6 +407,9 @@ pub async fn run(options: Options) -> Result<Exit, StartupError> {
         }
     };
     tracing::info!(?exit, "shutting down");
+    if let Some(upnp) = &started.upnp {
+        upnp.remove_mappings().await;
+    }
     if let Some(notifier) = &notifier {
         let _ = notifier.stopping();
     }

@@ -2,7 +2,7 @@
 //! force over the listener handle ([`crate::listener`]); the interface's IPv4 setting
 //! ([`ip`]), Wi-Fi ([`wifi`]) and PPPoE ([`pppoe`]) over the HAL's network roles; time from
 //! the network ([`ntp`]) over the HAL clock; DDNS updates ([`ddns`]) over a small HTTP
-//! client ([`client`]). Built by the
+//! client ([`client`]); UPnP port mappings on the gateway ([`upnp`]). Built by the
 //! composition root from the listeners, the HAL roles and the typed settings, never from the
 //! CGI context; the CGI handlers of the guide's network chapter validate and store, then call
 //! in here to apply. Settings that could cut the camera off are applied after the reply and
@@ -14,6 +14,7 @@ pub mod ip;
 pub mod ntp;
 pub mod ports;
 pub mod pppoe;
+pub mod upnp;
 pub mod wifi;
 
 use std::net::IpAddr;

@@ -63,16 +63,23 @@ pub struct Ports {
 }
 
 impl Ports {
-    /// Binds the web listener and, where configured, HTTPS and media. With `ephemeral` (tests:
-    /// `--listen ADDR:0`) every role takes a free port instead of its stored one. Call inside
-    /// the tokio runtime (later moves run on it).
+    /// Binds the web listener and, where configured, HTTPS and media. `listen_port` (the
+    /// command line's `--listen`) replaces the stored web port; with port 0 (tests) every role
+    /// takes a free port instead of its stored one, and the stored ports stay the ones in force
+    /// (a setter that leaves a port as stored does not move it). Call inside the tokio
+    /// runtime (later moves run on it).
     pub fn start(
         listeners: Arc<Listeners>,
         bind_ip: IpAddr,
-        stored: PortSettings,
+        mut stored: PortSettings,
         factory: PortSettings,
-        ephemeral: bool,
+        listen_port: Option<u16>,
     ) -> io::Result<Ports> {
+        let ephemeral = listen_port == Some(0);
+        let media_apart = stored.media != stored.web;
+        if let Some(port) = listen_port.filter(|p| *p != 0) {
+            stored.web = port;
+        }
         let port = |p: u16| if ephemeral { 0 } else { p };
         let bind_with_fallback = |role: Role, stored: u16, factory: u16| -> io::Result<()> {
             let first = listeners.prepare(&[(role, SocketAddr::new(bind_ip, port(stored)))]);
@@ -92,7 +99,7 @@ impl Ports {
                 tracing::warn!(%err, "HTTPS is off: its port cannot be bound");
             }
         }
-        if stored.media != stored.web {
+        if media_apart {
             if let Err(err) = bind_with_fallback(Role::Media, stored.media, factory.media) {
                 tracing::warn!(%err, "the media port cannot be bound; media is served on the web port");
             }
@@ -200,7 +207,7 @@ mod tests {
             ip,
             settings(stored, stored),
             settings(factory, factory),
-            false,
+            None,
         )
         .unwrap();
         assert_eq!(ports.local_addr(Role::Web).unwrap().port(), factory);
@@ -212,7 +219,7 @@ mod tests {
         let ip = IpAddr::from([127, 0, 0, 1]);
         let web = free_port();
         let ports =
-            Ports::start(listeners, ip, settings(web, web), settings(web, web), false).unwrap();
+            Ports::start(listeners, ip, settings(web, web), settings(web, web), None).unwrap();
         assert!(ports.local_addr(Role::Media).is_none());
         let media = free_port();
         let change = ports.prepare(settings(web, media)).unwrap();

@@ -200,6 +200,11 @@ fn test_set_port_info_moves_https_and_gives_media_its_own_listener() {
         TcpStream::connect(https_address(&cam)).is_err(),
         "the old HTTPS port is closed"
     );
+    assert_eq!(
+        cam.cgi("getDevName", &[]).result,
+        0,
+        "the web port, left as it was, did not move"
+    );
 }
 
 #[test]
@@ -751,4 +756,194 @@ fn test_ddns_updates_the_provider_when_the_public_address_changes() {
     wait_until("ddnsState says off", || {
         cam.cgi("getDevState", &[]).get("ddnsState") == "0"
     });
+}
+
+/// What the IGD simulator saw: (SOAP action, body) of every control request.
+type IgdCalls = Arc<std::sync::Mutex<Vec<(String, String)>>>;
+
+/// An Internet gateway simulator on loopback: an SSDP responder (unicast, on the returned UDP
+/// address) that points to a device description served over HTTP, whose WANIPConnection
+/// control URL records every SOAP action and answers 200.
+fn igd_simulator(calls: IgdCalls) -> SocketAddr {
+    let http = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let http_address = http.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in http.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let calls = calls.clone();
+            std::thread::spawn(move || {
+                let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+                let mut data = Vec::new();
+                let mut byte = [0u8; 1];
+                while !data.ends_with(b"\r\n\r\n") {
+                    match stream.read(&mut byte) {
+                        Ok(1) => data.push(byte[0]),
+                        _ => return,
+                    }
+                }
+                let head = String::from_utf8_lossy(&data).into_owned();
+                let length: usize = head
+                    .lines()
+                    .find_map(|l| {
+                        let (k, v) = l.split_once(':')?;
+                        k.eq_ignore_ascii_case("content-length")
+                            .then(|| v.trim().parse().ok())?
+                    })
+                    .unwrap_or(0);
+                let mut body = vec![0u8; length];
+                if stream.read_exact(&mut body).is_err() {
+                    return;
+                }
+                let reply = if head.starts_with("GET /desc.xml") {
+                    "<?xml version=\"1.0\"?><root><device><deviceList><device><deviceList><device>\
+                     <serviceList><service>\
+                     <serviceType>urn:schemas-upnp-org:service:WANIPConnection:1</serviceType>\
+                     <controlURL>/ctl/IPConn</controlURL></service></serviceList>\
+                     </device></deviceList></device></deviceList></device></root>"
+                        .to_owned()
+                } else {
+                    let action = head
+                        .lines()
+                        .find_map(|l| {
+                            let (k, v) = l.split_once(':')?;
+                            k.eq_ignore_ascii_case("soapaction")
+                                .then(|| v.trim().to_owned())
+                        })
+                        .unwrap_or_default();
+                    let action = action
+                        .trim_matches('"')
+                        .rsplit('#')
+                        .next()
+                        .unwrap_or("")
+                        .to_owned();
+                    calls
+                        .lock()
+                        .unwrap()
+                        .push((action, String::from_utf8_lossy(&body).into_owned()));
+                    "<s:Envelope><s:Body/></s:Envelope>".to_owned()
+                };
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nContent-Length: {}\r\n\
+                     Connection: close\r\n\r\n{reply}",
+                    reply.len()
+                );
+            });
+        }
+    });
+    let ssdp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let ssdp_address = ssdp.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 2048];
+        loop {
+            let Ok((len, from)) = ssdp.recv_from(&mut buf) else {
+                return;
+            };
+            let text = String::from_utf8_lossy(&buf[..len]);
+            if text.starts_with("M-SEARCH") && text.contains("InternetGatewayDevice") {
+                let answer = format!(
+                    "HTTP/1.1 200 OK\r\nCACHE-CONTROL: max-age=120\r\n\
+                     ST: urn:schemas-upnp-org:device:InternetGatewayDevice:1\r\n\
+                     USN: uuid:sim-igd::urn:schemas-upnp-org:device:InternetGatewayDevice:1\r\n\
+                     LOCATION: http://{http_address}/desc.xml\r\n\r\n"
+                );
+                let _ = ssdp.send_to(answer.as_bytes(), from);
+            }
+        }
+    });
+    ssdp_address
+}
+
+fn count(calls: &IgdCalls, action: &str, port: u16) -> usize {
+    let port = format!("<NewExternalPort>{port}</NewExternalPort>");
+    calls
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(a, body)| a == action && body.contains(&port))
+        .count()
+}
+
+#[test]
+fn test_upnp_maps_renews_and_removes_the_web_and_media_ports_on_the_gateway() {
+    let dir = tempfile::tempdir().unwrap();
+    let calls = IgdCalls::default();
+    let ssdp = igd_simulator(calls.clone());
+    let board = std::fs::read_to_string(crate::support::repo().join("board/sim.toml")).unwrap()
+        + &format!("\n[network.upnp]\nssdp_address = \"{ssdp}\"\nlease_secs = 2\n");
+    let board_path = dir.path().join("board.toml");
+    std::fs::write(&board_path, board).unwrap();
+    let cam = Camera::start_with_board(&dir.path().join("data"), &board_path);
+    assert_eq!(cam.cgi("getDevState", &[]).get("upnpState"), "0");
+    // The media port apart from the web port: both are mapped.
+    let media = free_port();
+    let media_text = media.to_string();
+    assert_eq!(
+        cam.cgi("setPortInfo", &[("mediaPort", &media_text)]).result,
+        0
+    );
+    assert_eq!(cam.cgi("setUPnPConfig", &[("isEnable", "1")]).result, 0);
+    let web: u16 = cam.cgi("getPortInfo", &[]).get("webPort").parse().unwrap();
+    wait_until("both ports are mapped", || {
+        count(&calls, "AddPortMapping", web) >= 1 && count(&calls, "AddPortMapping", media) >= 1
+    });
+    let added = calls.lock().unwrap()[0].1.clone();
+    assert!(
+        added.contains("<NewInternalClient>127.0.0.1</NewInternalClient>"),
+        "{added}"
+    );
+    assert!(
+        added.contains("<NewLeaseDuration>2</NewLeaseDuration>"),
+        "{added}"
+    );
+    assert!(added.contains("<NewProtocol>TCP</NewProtocol>"), "{added}");
+    wait_until("upnpState says mapped", || {
+        cam.cgi("getDevState", &[]).get("upnpState") == "1"
+    });
+    // Renewed before the two-second lease runs out.
+    wait_until("the mappings are renewed", || {
+        count(&calls, "AddPortMapping", web) >= 3
+    });
+    // Switched off: removed.
+    assert_eq!(cam.cgi("setUPnPConfig", &[("isEnable", "0")]).result, 0);
+    wait_until("the mappings are removed", || {
+        count(&calls, "DeletePortMapping", web) == 1
+            && count(&calls, "DeletePortMapping", media) == 1
+    });
+    wait_until("upnpState says off", || {
+        cam.cgi("getDevState", &[]).get("upnpState") == "0"
+    });
+    // On again, then the daemon stops: removed on shutdown.
+    assert_eq!(cam.cgi("setUPnPConfig", &[("isEnable", "1")]).result, 0);
+    wait_until("mapped again", || {
+        count(&calls, "AddPortMapping", media) >= 2
+            && cam.cgi("getDevState", &[]).get("upnpState") == "1"
+    });
+    cam.terminate();
+    assert_eq!(
+        count(&calls, "DeletePortMapping", web),
+        2,
+        "removed at shutdown"
+    );
+    assert_eq!(count(&calls, "DeletePortMapping", media), 2);
+}
+
+#[test]
+fn test_upnp_without_a_gateway_reports_failure_and_keeps_serving() {
+    let dir = tempfile::tempdir().unwrap();
+    // Nobody answers the search here.
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let board = std::fs::read_to_string(crate::support::repo().join("board/sim.toml")).unwrap()
+        + &format!(
+            "\n[network.upnp]\nssdp_address = \"{}\"\n",
+            silent.local_addr().unwrap()
+        );
+    let board_path = dir.path().join("board.toml");
+    std::fs::write(&board_path, board).unwrap();
+    let cam = Camera::start_with_board(&dir.path().join("data"), &board_path);
+    assert_eq!(cam.cgi("setUPnPConfig", &[("isEnable", "1")]).result, 0);
+    let line = await_log(&cam, "UPnP port mapping failed");
+    assert!(line.contains("no gateway answered"), "{line}");
+    assert_eq!(cam.cgi("getDevState", &[]).get("upnpState"), "2");
+    assert_eq!(cam.cgi("getDevName", &[]).result, 0);
 }

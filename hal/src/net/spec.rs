@@ -35,6 +35,39 @@ pub struct NetworkSpec {
     /// Where DDNS updates and the public-address check go.
     #[serde(default)]
     pub ddns: DdnsSpec,
+    /// Where UPnP searches for the gateway.
+    #[serde(default)]
+    pub upnp: UpnpSpec,
+}
+
+/// `[network.upnp]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpnpSpec {
+    /// Where the SSDP search goes (the multicast group by default; a test points it at its
+    /// gateway simulator).
+    #[serde(default = "default_ssdp_address")]
+    pub ssdp_address: String,
+    /// Lease of a port mapping, seconds (renewed at half of it).
+    #[serde(default = "default_lease_secs")]
+    pub lease_secs: u32,
+}
+
+impl Default for UpnpSpec {
+    fn default() -> Self {
+        UpnpSpec {
+            ssdp_address: default_ssdp_address(),
+            lease_secs: default_lease_secs(),
+        }
+    }
+}
+
+fn default_ssdp_address() -> String {
+    "239.255.255.250:1900".into()
+}
+
+fn default_lease_secs() -> u32 {
+    3600
 }
 
 /// `[network.ddns]`: the public-address check and the providers' update URLs (defaults: the

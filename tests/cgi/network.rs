@@ -947,3 +947,16 @@ fn test_upnp_without_a_gateway_reports_failure_and_keeps_serving() {
     assert_eq!(cam.cgi("getDevState", &[]).get("upnpState"), "2");
     assert_eq!(cam.cgi("getDevName", &[]).result, 0);
 }
+
+#[test]
+fn test_the_simulated_board_has_no_p2p_and_its_commands_say_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let cam = Camera::start(dir.path());
+    assert_eq!(cam.cgi("getProductP2pFlag", &[]).get("p2pFlag"), "0");
+    assert_eq!(cam.cgi("getP2PEnable", &[]).get("enable"), "0");
+    assert_eq!(cam.cgi("setP2PEnable", &[("enable", "1")]).result, -4);
+    assert_eq!(cam.cgi("getP2PEnable", &[]).get("enable"), "0");
+    assert_eq!(cam.cgi("setP2PPort", &[("port", "32108")]).result, -4);
+    assert_eq!(cam.cgi("getP2PInfo", &[]).result, -4);
+    assert_eq!(cam.cgi("getDDNSConfig", &[]).get("factoryDDNS"), "");
+}

@@ -184,3 +184,17 @@ pub(crate) fn set_ddns_config(req: &Request) -> CgiResult<Reply> {
     config::store(req, section, &values)?;
     Ok(Reply::ok())
 }
+
+/// setP2PEnable, setP2PPort: P2P is Foscam's proprietary cloud; a board without it (every
+/// board here says so in its capabilities) answers -4 and logs why, and its getters report
+/// P2P off.
+pub(crate) fn set_p2p(req: &Request) -> CgiResult<Reply> {
+    if !req.ctx.hal.board.capabilities.p2p {
+        tracing::info!(
+            "{}: this board has no P2P (Foscam's proprietary cloud)",
+            req.spec.name
+        );
+        return Err(CgiError::Exec("no P2P on this board".into()));
+    }
+    config::set_section(req)
+}

@@ -137,7 +137,11 @@ fn main() {
     let address = runtime.block_on(async {
         let started = daemon::start(&options).await.expect("daemon starts");
         let address = started.address;
-        tokio::spawn(ipcamd::http::serve(started.ctx, started.listener));
+        tokio::spawn(ipcamd::http::serve(
+            started.ctx,
+            started.listeners.endpoint(ipcamd::listener::Role::Web),
+            None,
+        ));
         address
     });
     std::thread::sleep(Duration::from_secs(2));

@@ -222,10 +222,15 @@ fn main() {
     let address = runtime.block_on(async {
         let started = daemon::start(&options).await.expect("daemon starts");
         let address = started.address;
-        let rtsp = daemon::start_rtsp(&started.ctx, &started.supervisor, address.ip());
-        tokio::spawn(ipcamd::http::serve_with_rtsp(
+        let rtsp = daemon::start_rtsp(
+            &started.ctx,
+            &started.supervisor,
+            &started.listeners,
+            address.ip(),
+        );
+        tokio::spawn(ipcamd::http::serve(
             started.ctx,
-            started.listener,
+            started.listeners.endpoint(ipcamd::listener::Role::Web),
             Some(rtsp),
         ));
         address

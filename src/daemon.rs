@@ -18,16 +18,18 @@ use std::time::{Duration, Instant};
 
 use ipcamd_hal::Hal;
 use ipcamd_hal::board::BoardSpec;
-use tokio::net::TcpListener;
 
 use crate::accounts::Accounts;
 use crate::alarm::{AlarmParts, Alarms};
 use crate::cgi::{Context, Restart};
 use crate::firmware::FIRMWARE_DIR;
 use crate::ir::IrController;
+use crate::listener::{Gate, Limits, Listeners, Role, tls};
 use crate::local_time::LocalClock;
 use crate::media::{Media, MediaParts};
 use crate::recorder::{Recorder, RecorderLoop, RecorderParts};
+use crate::net::ports::{PortSettings, Ports};
+use crate::net::{NetParts, Network};
 use crate::settings::Settings;
 use crate::state::DeviceState;
 use crate::store::Store;
@@ -68,16 +70,20 @@ impl Default for Options {
     }
 }
 
-/// A started daemon: its services running, its listener bound, not serving yet.
+/// A started daemon: its services running, its listeners bound, not serving yet.
 pub struct Started {
     /// The handlers' context (every service's handle).
     pub ctx: Arc<Context>,
-    /// The bound listener.
-    pub listener: TcpListener,
-    /// Where it listens.
+    /// Every listener (web, HTTPS, media), bound; servers take their endpoints.
+    pub listeners: Arc<Listeners>,
+    /// Where the web listener listens.
     pub address: SocketAddr,
     /// The registered threads and tasks.
     pub supervisor: Arc<Supervisor>,
+    /// The runtime the daemon was started on (its tasks run there).
+    runtime: tokio::runtime::Handle,
+    /// The UPnP service once launched (its mappings are removed when the daemon stops).
+    upnp: Option<Arc<crate::net::upnp::Upnp>>,
     /// Motion notices for the alarm service, until [`Started::launch`] starts it.
     motion_notices: Option<std::sync::mpsc::Receiver<crate::media::MotionNotice>>,
     /// The recorder's loop, until [`Started::launch`] starts it.
@@ -185,8 +191,9 @@ pub async fn start(options: &Options) -> Result<Started, StartupError> {
         (Some(motor), Ok(runtime)) => Some(crate::ptz::Ptz::new(motor.clone(), runtime)),
         _ => None,
     };
+    // The listeners (layer 1 handle) and the network services over them and the HAL roles.
+    let net = start_network(options, &settings, &hal)?;
     // Layer 3: the handlers' context.
-    let port = settings.snapshot().ports.web_port;
     let ctx = Arc::new(Context {
         firmware_version: crate::firmware::running_version(&options.data),
         hal,
@@ -201,39 +208,81 @@ pub async fn start(options: &Options) -> Result<Started, StartupError> {
         alarms,
         recorder,
         ir,
+        net: net.clone(),
         ptz,
         data_dir: options.data.clone(),
         restart: Default::default(),
         started: Instant::now(),
     });
-    let address = match options.listen {
-        Some(address) => address,
-        None => {
-            let port = u16::try_from(port).unwrap_or(ctx.hal.board.defaults.web_port);
-            let ip = ctx
-                .hal
-                .board
-                .defaults
-                .bind_address
-                .parse()
-                .map_err(|e| err("board file defaults.bind_address", e))?;
-            SocketAddr::new(ip, port)
-        }
-    };
-    let listener = TcpListener::bind(address)
-        .await
-        .map_err(|e| err(&format!("binding {address}"), e))?;
-    let address = listener
-        .local_addr()
-        .map_err(|e| err("listener address", e))?;
+    let listeners = net.listeners.clone();
+    let address = listeners
+        .local_addr(Role::Web)
+        .ok_or_else(|| StartupError("the web listener is not bound".into()))?;
     Ok(Started {
         ctx,
-        listener,
+        listeners,
         address,
         supervisor,
+        runtime: tokio::runtime::Handle::current(),
+        upnp: None,
         motion_notices: Some(motion_rx),
         recorder_loop,
     })
+}
+
+/// The HTTPS certificate (made on first boot), the admission gate with the stored firewall,
+/// and every listener bound on its stored port (a taken stored port falls back to the board's
+/// factory port; with `--listen ADDR:0` every role takes a free port).
+fn start_network(
+    options: &Options,
+    settings: &Arc<Settings>,
+    hal: &Hal,
+) -> Result<Arc<Network>, StartupError> {
+    let board = settings.board();
+    let snapshot = settings.snapshot();
+    let d = &board.defaults;
+    let factory = PortSettings {
+        web: d.web_port,
+        https: d.https_port,
+        media: d.media_port,
+        onvif: d.onvif_port,
+    };
+    let stored = PortSettings::from_section(&snapshot.ports).unwrap_or(factory);
+    let (bind_ip, listen_port) = match options.listen {
+        Some(address) => (address.ip(), Some(address.port())),
+        None => (
+            d.bind_address
+                .parse()
+                .map_err(|e| err("board file defaults.bind_address", e))?,
+            None,
+        ),
+    };
+    let listeners = Listeners::new(Gate::new(Limits::default()));
+    let names = vec![
+        "localhost".to_owned(),
+        "127.0.0.1".to_owned(),
+        board.identity.model_name.clone(),
+    ];
+    match tls::ensure_certificate(&options.data, &names).and_then(|created| {
+        if created {
+            tracing::debug!("HTTPS certificate created in the data directory");
+        }
+        tls::load_acceptor(&options.data)
+    }) {
+        Ok(acceptor) => listeners.set_tls(Role::Https, acceptor),
+        Err(e) => tracing::warn!(err = %e, "HTTPS is off: the certificate does not load"),
+    }
+    let ports = Ports::start(listeners.clone(), bind_ip, stored, factory, listen_port)
+        .map_err(|e| err("binding the web port", e))?;
+    Ok(Arc::new(Network::new(NetParts {
+        listeners,
+        ports: Arc::new(ports),
+        interface: hal.network.clone(),
+        radio: hal.wifi.clone(),
+        dialler: hal.pppoe.clone(),
+        settings: settings.clone(),
+        apply_timeout: Duration::from_secs(board.network.apply_timeout_secs.into()),
+    })))
 }
 
 impl Started {
@@ -247,6 +296,7 @@ impl Started {
             |what: &str, e: std::io::Error| err(&format!("starting the {what} thread"), e);
         let snapshot = ctx.settings.snapshot();
         ctx.clock.restore();
+        ctx.net.boot();
         if let Some(media) = &ctx.media {
             media.apply_image_settings(&snapshot);
         }
@@ -266,6 +316,29 @@ impl Started {
                     .map_err(|e| spawn_err("motion alarm", e))?;
                 supervisor.thread("motion-alarm", thread);
             }
+        }
+        let ntp = crate::net::ntp::Ntp::new(
+            ctx.hal.clock.clone(),
+            ctx.settings.clone(),
+            ctx.state.clone(),
+        );
+        supervisor.task("ntp", self.runtime.spawn(ntp.run()));
+        let ddns = crate::net::ddns::Ddns::new(
+            ctx.settings.clone(),
+            ctx.state.clone(),
+            crate::net::ddns::Endpoints::of(&ctx.hal.board.network.ddns),
+        );
+        supervisor.task("ddns", self.runtime.spawn(ddns.run()));
+        match crate::net::upnp::Upnp::new(
+            ctx.settings.clone(),
+            ctx.state.clone(),
+            &ctx.hal.board.network.upnp,
+        ) {
+            Ok(upnp) => {
+                supervisor.task("upnp", self.runtime.spawn(upnp.clone().run()));
+                self.upnp = Some(upnp);
+            }
+            Err(why) => tracing::warn!(%why, "UPnP is off"),
         }
         if let Some(thread) = ctx
             .alarms
@@ -306,8 +379,13 @@ pub enum Exit {
 /// supervised thread or task that ended is one: the reason is logged and returned).
 pub async fn run(options: Options) -> Result<Exit, StartupError> {
     let mut started = start(&options).await?;
+    let https = started
+        .listeners
+        .local_addr(Role::Https)
+        .map(|a| format!(" and https://{a}"))
+        .unwrap_or_default();
     tracing::info!(
-        "ipcamd {} listening on http://{} with board \"{}\" ({})",
+        "ipcamd {} listening on http://{}{https} with board \"{}\" ({})",
         started.ctx.firmware_version,
         started.address,
         started.ctx.hal.board.board.name,
@@ -325,9 +403,18 @@ pub async fn run(options: Options) -> Result<Exit, StartupError> {
     }
     ctx.log.record(LogKind::PowerOn, "", "");
     started.launch()?;
-    let probe = probe_address(started.address);
-    let rtsp = start_rtsp(&ctx, &supervisor, started.address.ip());
-    let serve = crate::http::serve_with_rtsp(ctx.clone(), started.listener, Some(rtsp));
+    let listeners = started.listeners.clone();
+    let rtsp = start_rtsp(&ctx, &supervisor, &listeners, started.address.ip());
+    let serve = crate::http::serve(ctx.clone(), listeners.endpoint(Role::Web), Some(rtsp.clone()));
+    for (role, name) in [(Role::Https, "https"), (Role::Media, "media-listener")] {
+        let endpoint = listeners.endpoint(role);
+        let ctx = ctx.clone();
+        let rtsp = rtsp.clone();
+        let server = tokio::spawn(async move {
+            let _ = crate::http::serve(ctx, endpoint, Some(rtsp)).await;
+        });
+        supervisor.task(name, server);
+    }
     // Ready: listening and the HAL is open. A freshly installed release confirms itself now.
     match crate::firmware::confirm(&ctx.data_dir.join(FIRMWARE_DIR)) {
         Ok(true) => tracing::info!("new firmware started; confirmed"),
@@ -348,7 +435,7 @@ pub async fn run(options: Options) -> Result<Exit, StartupError> {
                 supervisor.clone(),
                 notifier.clone(),
                 interval,
-                probe,
+                listeners.clone(),
             ));
             supervisor.task("watchdog", feeder);
         }
@@ -367,6 +454,9 @@ pub async fn run(options: Options) -> Result<Exit, StartupError> {
         }
     };
     tracing::info!(?exit, "shutting down");
+    if let Some(upnp) = &started.upnp {
+        upnp.remove_mappings().await;
+    }
     if let Some(recorder) = ctx.recorder.clone() {
         // The open segment is closed and its index row completed before the process ends.
         let _ = tokio::task::spawn_blocking(move || recorder.stop(Duration::from_secs(5))).await;
@@ -377,16 +467,16 @@ pub async fn run(options: Options) -> Result<Exit, StartupError> {
     Ok(exit)
 }
 
-/// Where RTSP listens, following the settings: the board file's `[rtsp] port` if it gives one;
-/// else the stored mediaPort, which shares the web listener when it equals the stored
-/// webPort (Foscam's default, 88) and otherwise gets a listener of its own, moved when
-/// setPortInfo changes it. A port that cannot be bound is logged and RTSP stays where it was.
-/// The RTSP server over the stream hub, for the web listener to hand RTSP connections to
-/// while it shares the web port; a supervised task gives it a listener of its own on `ip`
-/// when the settings say so (see [`follow_media_port`]).
+/// The RTSP server over the stream hub. RTSP is served where Foscam firmware serves it: on
+/// mediaPort, which shares the web listener when it equals webPort (the default, 88) and
+/// otherwise is the media listener's (both tell RTSP from HTTP by the request line, see
+/// [`crate::http::serve`]); setPortInfo moves them. A board file's `[rtsp] port` gives RTSP a
+/// listener of its own instead (e.g. 554), behind the same firewall and limits. A supervised
+/// task keeps [`crate::rtsp::RtspServer::on_web_port`] in step with the settings.
 pub fn start_rtsp(
     ctx: &Arc<Context>,
     supervisor: &Supervisor,
+    listeners: &Arc<Listeners>,
     ip: std::net::IpAddr,
 ) -> crate::rtsp::RtspServer {
     let rtsp = crate::rtsp::RtspServer::new(
@@ -394,55 +484,42 @@ pub fn start_rtsp(
         ctx.clone(),
         (&ctx.hal.board.rtsp).into(),
     );
-    rtsp.set_on_web_port(rtsp_port(&ctx.hal.board, &ctx.settings.snapshot().ports).is_none());
-    let follower = tokio::spawn(follow_media_port(ctx.clone(), rtsp.clone(), ip));
+    let own_port = ctx.hal.board.rtsp.port;
+    rtsp.set_on_web_port(rtsp_on_web_port(own_port, &ctx.settings.snapshot().ports));
+    if let Some(port) = own_port {
+        let bound = listeners
+            .prepare(&[(Role::Rtsp, SocketAddr::new(ip, port))])
+            .and_then(|prepared| listeners.commit(prepared));
+        match bound {
+            Ok(()) => {
+                tracing::info!("RTSP listening on rtsp://{ip}:{port}/videoMain and /videoSub");
+                let server = tokio::spawn(rtsp.clone().serve_endpoint(listeners.endpoint(Role::Rtsp)));
+                supervisor.task("rtsp-listener", server);
+            }
+            Err(err) => {
+                tracing::warn!(%err, port, "cannot bind the board's RTSP port; RTSP is not served")
+            }
+        }
+    }
+    let follower = tokio::spawn(follow_media_port(ctx.clone(), rtsp.clone(), own_port));
     supervisor.task("rtsp-port", follower);
     rtsp
 }
 
-/// RTSP's own port, or `None` when it shares the web port.
-fn rtsp_port(board: &BoardSpec, ports: &crate::settings::sections::Ports) -> Option<u16> {
-    let port = |p: i64| u16::try_from(p).ok();
-    board
-        .rtsp
-        .port
-        .or_else(|| port(ports.media_port).filter(|m| Some(*m) != port(ports.web_port)))
+/// Whether RTSP shares the web port: no port of its own and mediaPort equal to webPort.
+fn rtsp_on_web_port(own_port: Option<u16>, ports: &crate::settings::sections::Ports) -> bool {
+    own_port.is_none() && ports.media_port == ports.web_port
 }
 
 async fn follow_media_port(
     ctx: Arc<Context>,
     server: crate::rtsp::RtspServer,
-    ip: std::net::IpAddr,
+    own_port: Option<u16>,
 ) {
-    let mut current: Option<(u16, tokio::task::JoinHandle<std::io::Result<()>>)> = None;
     let mut seen = None;
     loop {
         if let Some(snapshot) = ctx.settings.changed(&mut seen) {
-            match rtsp_port(&ctx.hal.board, &snapshot.ports) {
-                None => {
-                    if let Some((_, task)) = current.take() {
-                        task.abort();
-                        tracing::info!("RTSP moved to the web port");
-                    }
-                    server.set_on_web_port(true);
-                }
-                Some(port) if current.as_ref().is_some_and(|(bound, _)| *bound == port) => {}
-                Some(port) => match TcpListener::bind(SocketAddr::new(ip, port)).await {
-                    Ok(listener) => {
-                        if let Some((_, task)) = current.take() {
-                            task.abort();
-                        }
-                        server.set_on_web_port(false);
-                        tracing::info!(
-                            "RTSP listening on rtsp://{ip}:{port}/videoMain and /videoSub"
-                        );
-                        current = Some((port, tokio::spawn(server.clone().serve(listener))));
-                    }
-                    Err(err) => {
-                        tracing::warn!(%err, port, "cannot bind the RTSP port; RTSP stays where it was");
-                    }
-                },
-            }
+            server.set_on_web_port(rtsp_on_web_port(own_port, &snapshot.ports));
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
@@ -467,7 +544,7 @@ async fn feed_watchdog(
     _supervisor: Arc<Supervisor>,
     notifier: Arc<crate::systemd::Notifier>,
     interval: Duration,
-    probe: SocketAddr,
+    listeners: Arc<Listeners>,
 ) {
     let mut last_frames = None;
     loop {
@@ -478,7 +555,11 @@ async fn feed_watchdog(
             .map(|m| m.frames.load(std::sync::atomic::Ordering::Relaxed));
         let capture_ok = frames.is_none() || frames != last_frames;
         last_frames = frames;
-        let http_ok = http_probe(probe).await;
+        // The web port may have moved (setPortInfo): probe where it is now.
+        let http_ok = match listeners.local_addr(Role::Web) {
+            Some(bound) => http_probe(probe_address(bound)).await,
+            None => false,
+        };
         if capture_ok && http_ok {
             let _ = notifier.watchdog();
         } else {

@@ -9,8 +9,8 @@
 //! | L5 | [`daemon`] (composition root, watchdog), [`supervisor`] |
 //! | L4 | [`http`]: server, routes, render; [`web`]: the embedded web interface; [`rtsp`]: H.264 over RTSP/RTP (shares the web port or has its own) |
 //! | L3 | [`cgi`]: command table, dispatch, error → wire map, handlers by guide chapter |
-//! | L2 | services: [`media`], [`streams`] (the encoded H.264 stream hub), [`alarm`], [`recorder`] (SD-card recording and its index), [`ir`], [`ptz`], [`accounts`] |
-//! | L1 | [`settings`], [`local_time`], [`store`] (with the event log), [`state`] |
+//! | L2 | services: [`media`], [`streams`] (the encoded H.264 stream hub), [`alarm`], [`recorder`] (SD-card recording and its index), [`ir`], [`ptz`], [`accounts`], [`net`] (ports, firewall) |
+//! | L1 | [`settings`], [`local_time`], [`store`] (with the event log), [`state`], [`listener`] (sockets, admission gate, TLS: shared by every server) |
 //! | L0 | [`motion`], [`civil_time`], [`firmware`], [`multipart`], [`systemd`], [`ir_auto`], [`selftest`], the `ipcamd-hal` crate |
 // `deny`, not `forbid`: the one module with SIMD code (`motion::simd`) allows it for itself.
 #![deny(unsafe_code)]
@@ -24,10 +24,12 @@ pub mod firmware;
 pub mod http;
 pub mod ir;
 pub mod ir_auto;
+pub mod listener;
 pub mod local_time;
 pub mod media;
 pub mod motion;
 pub mod multipart;
+pub mod net;
 pub mod ptz;
 pub mod recorder;
 pub mod rtsp;

@@ -279,6 +279,9 @@ fn linux_open_each(board: &BoardSpec) -> Vec<DeviceReport> {
         ptz: None,
         clock: Arc::new(ipcamd_hal::clock::OffsetClock::default()),
         storage: None,
+        network: None,
+        wifi: None,
+        pppoe: None,
         sim: None,
     };
     let mut failures = Vec::new();

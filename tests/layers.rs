@@ -13,8 +13,8 @@ fn layer(module: &str) -> Option<u8> {
         "motion" | "civil_time" | "firmware" | "multipart" | "systemd" | "ir_auto" | "selftest" => {
             0
         }
-        "settings" | "local_time" | "store" | "state" => 1,
-        "media" | "streams" | "alarm" | "recorder" | "ir" | "ptz" | "accounts" => 2,
+        "settings" | "local_time" | "store" | "state" | "listener" => 1,
+        "media" | "streams" | "alarm" | "recorder" | "ir" | "ptz" | "accounts" | "net" => 2,
         "cgi" => 3,
         "http" | "web" | "rtsp" => 4,
         "daemon" | "supervisor" => 5,

@@ -41,6 +41,9 @@ pub struct BoardSpec {
     /// Firmware upgrade: which images fit this board and the key they must be signed with.
     #[serde(default)]
     pub firmware: Option<FirmwareSpec>,
+    /// Network interfaces and tools.
+    #[serde(default)]
+    pub network: crate::net::spec::NetworkSpec,
     /// Directory of the board file, for resolving relative paths (not a key of the file).
     #[serde(skip)]
     pub dir: PathBuf,

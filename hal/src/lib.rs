@@ -16,6 +16,7 @@ pub mod board;
 pub mod clock;
 pub mod error;
 pub mod gpio;
+pub mod net;
 pub mod ptz;
 pub mod sim;
 pub mod storage;
@@ -52,6 +53,12 @@ pub struct Hal {
     pub clock: Arc<dyn clock::Clock>,
     /// Recording medium (SD card).
     pub storage: Option<Arc<dyn storage::Storage>>,
+    /// The wired interface's IPv4 configuration.
+    pub network: Option<Arc<dyn net::Network>>,
+    /// The Wi-Fi radio.
+    pub wifi: Option<Arc<dyn net::Wifi>>,
+    /// The PPPoE dialler.
+    pub pppoe: Option<Arc<dyn net::Pppoe>>,
     /// The simulated board's devices, for its observers (None on real hardware).
     pub sim: Option<sim::SimDevices>,
 }

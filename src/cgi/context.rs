@@ -13,6 +13,7 @@ use crate::alarm::Alarms;
 use crate::ir::IrController;
 use crate::local_time::LocalClock;
 use crate::media::Media;
+use crate::net::Network;
 use crate::ptz::Ptz;
 use crate::recorder::Recorder;
 use crate::settings::Settings;
@@ -82,6 +83,8 @@ pub struct Context {
     pub recorder: Option<Arc<Recorder>>,
     /// The IR LED controller.
     pub ir: Arc<IrController>,
+    /// Network services: listeners, ports, firewall.
+    pub net: Arc<Network>,
     /// PTZ job runner, when the board has a motor.
     pub ptz: Option<Ptz>,
     /// Data directory (database, exports, snapshots, firmware).

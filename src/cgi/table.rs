@@ -13,7 +13,7 @@
 
 use super::catalogue::{COMMANDS, CommandSpec};
 use super::command::{Command, c, not_available};
-use super::commands::{alarm, config, device, ptz, record, stream, system, user, video};
+use super::commands::{alarm, config, device, network, ptz, record, stream, system, user, video};
 
 /// The command a `cmd` value names (its name or one of the guide's other spellings), with
 /// the guide's facts about it.
@@ -192,31 +192,31 @@ pub static TABLE: &[Command] = &[
     plain_set("set485Info", "rs485"),
     plain_get("get485Info", "rs485"),
     // Network
-    plain_get("getIPInfo", "ip"),
-    plain_set("setIpInfo", "ip"),
-    pending("refreshWifiList", "Wi-Fi scanning (no issue filed yet)"),
-    pending("getWifiList", "Wi-Fi scanning (no issue filed yet)"),
-    plain_set("setWifiSetting", "wifi"),
-    plain_get("getWifiConfig", "wifi"),
+    c("getIPInfo", network::get_ip_info).settings("ip"),
+    c("setIpInfo", network::set_ip_info).settings("ip"),
+    c("refreshWifiList", network::refresh_wifi_list),
+    c("getWifiList", network::get_wifi_list),
+    c("setWifiSetting", network::set_wifi_setting).settings("wifi"),
+    c("getWifiConfig", network::get_wifi_config).settings("wifi"),
     plain_get("getPortInfo", "ports").no_auth().in_setup_mode(),
-    plain_set("setPortInfo", "ports"),
+    c("setPortInfo", network::set_port_info).settings("ports"),
     plain_get("getUPnPConfig", "upnp"),
     plain_set("setUPnPConfig", "upnp"),
     plain_get("getDDNSConfig", "ddns"),
-    plain_set("setDDNSConfig", "ddns"),
+    c("setDDNSConfig", network::set_ddns_config).settings("ddns"),
     plain_set("setFtpConfig", "ftp"),
     plain_get("getFtpConfig", "ftp"),
     c("testFtpServer", alarm::test_ftp_server),
     plain_get("getSMTPConfig", "smtp"),
     plain_set("setSMTPConfig", "smtp"),
     c("smtpTest", alarm::smtp_test),
-    plain_set("setP2PEnable", "p2p"),
+    c("setP2PEnable", network::set_p2p).settings("p2p"),
     plain_get("getP2PEnable", "p2p"),
-    plain_set("setP2PPort", "p2p_port"),
+    c("setP2PPort", network::set_p2p).settings("p2p_port"),
     plain_get("getP2PPort", "p2p_port"),
     c("getP2PInfo", device::get_p2p_info),
     plain_get("getPPPoEConfig", "pppoe"),
-    plain_set("setPPPoEConfig", "pppoe"),
+    c("setPPPoEConfig", network::set_pppoe_config).settings("pppoe"),
     // Device manage
     c("setSystemTime", device::set_system_time).settings("time"),
     c("getSystemTime", device::get_system_time).settings("time"),
@@ -267,7 +267,7 @@ pub static TABLE: &[Command] = &[
     c("fwUpgrade", system::fw_upgrade).upload("fw_file"),
     // MISC
     plain_get("getFirewallConfig", "firewall"),
-    plain_set("setFirewallConfig", "firewall"),
+    c("setFirewallConfig", network::set_firewall_config).settings("firewall"),
     c("getLog", device::get_log),
 ];
 

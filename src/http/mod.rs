@@ -11,4 +11,4 @@ pub mod upload;
 
 pub use render::Body;
 pub use routes::handle;
-pub use server::{serve, serve_with_rtsp};
+pub use server::serve;

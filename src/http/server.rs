@@ -1,23 +1,26 @@
 //! The HTTP server: hyper over tokio, with the limits a small camera needs (bounded header
-//! size, header and idle timeouts, a connection cap). Each connection runs in its own task
-//! and hands every request to [`super::routes::handle`]. RTSP may share the port (Foscam's
-//! mediaPort = webPort): a connection whose first line is an RTSP request goes to the
-//! [`RtspServer`] instead.
+//! size, header and idle timeouts). Admission (firewall, per-address and total connection
+//! limits, TLS) is [`crate::listener`]'s: [`serve`] loops on a listener [`Endpoint`] and hands
+//! every admitted connection to [`serve_connection`]. RTSP may share the port (Foscam's
+//! mediaPort, on the web port when the two are equal): a plain connection whose first line is
+//! an RTSP request goes to the [`RtspServer`] instead, past the same gate. Each request goes
+//! to [`super::routes::handle`].
 
+use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
+use http_body_util::BodyExt;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
 
+use super::render::Body;
 use crate::cgi::Context;
+use crate::listener::{Admitted, BusyGuard, Connection, Endpoint, Role};
 use crate::rtsp::RtspServer;
 
-/// Most simultaneous connections (each MJPEG viewer holds one).
-pub const MAX_CONNECTIONS: usize = 64;
 /// Largest request head (request line plus headers).
 pub const MAX_HEAD_BYTES: usize = 16 * 1024;
 /// Time a client gets to send its request head.
@@ -26,59 +29,113 @@ pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 /// Longest wait for a new connection's first line when RTSP shares the port.
 const SNIFF_WAIT: Duration = Duration::from_secs(5);
 
-/// Serves until the listener fails. Each connection runs in its own task.
-pub async fn serve(ctx: Arc<Context>, listener: TcpListener) -> std::io::Result<()> {
-    serve_with_rtsp(ctx, listener, None).await
-}
-
-/// [`serve`], handing connections whose first line is an RTSP request to `rtsp`.
-pub async fn serve_with_rtsp(
+/// Serves the connections of one listener role until the listeners shut down. Each
+/// connection runs in its own task (TLS handshake included, where the role has TLS). With
+/// `rtsp`, RTSP connections are told apart by their first line: always on the media port,
+/// on the web port while RTSP shares it ([`RtspServer::on_web_port`]).
+pub async fn serve(
     ctx: Arc<Context>,
-    listener: TcpListener,
+    mut endpoint: Endpoint,
     rtsp: Option<RtspServer>,
 ) -> std::io::Result<()> {
-    let permits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
-    loop {
-        let (stream, peer) = match listener.accept().await {
-            Ok(accepted) => accepted,
-            Err(err) => {
-                // EMFILE and friends: back off instead of spinning.
-                tracing::warn!(%err, "accept failed");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                continue;
-            }
-        };
-        let Ok(permit) = permits.clone().try_acquire_owned() else {
-            tracing::warn!(%peer, "connection limit reached, dropping connection");
-            drop(stream);
-            continue;
-        };
-        let _ = stream.set_nodelay(true);
+    let role = endpoint.role();
+    while let Some(admitted) = endpoint.accept().await {
         let ctx = ctx.clone();
         let rtsp = rtsp.clone();
         tokio::spawn(async move {
-            if let Some(rtsp) = rtsp.filter(RtspServer::on_web_port) {
-                if crate::rtsp::is_rtsp(&stream, SNIFF_WAIT).await {
-                    rtsp.serve_connection(stream, peer).await;
-                    drop(permit);
-                    return;
-                }
-            }
-            let service = service_fn(move |req| {
-                let ctx = ctx.clone();
-                async move {
-                    Ok::<_, std::convert::Infallible>(super::routes::handle(ctx, peer, req).await)
-                }
+            let rtsp = rtsp.filter(|r| {
+                !admitted.is_tls() && (role == Role::Media || (role == Role::Web && r.on_web_port()))
             });
-            let connection = http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(HEADER_TIMEOUT)
-                .max_buf_size(MAX_HEAD_BYTES)
-                .serve_connection(TokioIo::new(stream), service);
-            if let Err(err) = connection.await {
+            let admitted = match rtsp {
+                Some(rtsp) => match take_rtsp(rtsp, admitted).await {
+                    Some(admitted) => admitted,
+                    None => return,
+                },
+                None => admitted,
+            };
+            let peer = admitted.peer;
+            match admitted.handshake().await {
+                Ok(connection) => serve_connection(ctx, connection).await,
+                Err(err) => tracing::debug!(%peer, %err, "TLS handshake failed"),
+            }
+        });
+    }
+    Ok(())
+}
+
+/// Serves `admitted` as RTSP if its first line is an RTSP request (and gives `None`), else
+/// gives it back for HTTP. An RTSP connection holds its gate ticket busy while it lasts: a
+/// viewer is never evicted as idle.
+async fn take_rtsp(rtsp: RtspServer, admitted: Admitted) -> Option<Admitted> {
+    if !crate::rtsp::is_rtsp(admitted.tcp(), SNIFF_WAIT).await {
+        return Some(admitted);
+    }
+    let (stream, peer, ticket) = admitted.into_parts();
+    let busy = ticket.busy();
+    rtsp.serve_connection(stream, peer).await;
+    drop(busy);
+    drop(ticket);
+    None
+}
+
+/// Serves HTTP/1.1 on one admitted connection until the client closes it, a timeout expires,
+/// or the gate evicts it to make room (only while no request is being served: a request and
+/// its streamed reply hold the connection busy).
+pub async fn serve_connection(ctx: Arc<Context>, connection: Connection) {
+    let Connection {
+        stream,
+        peer,
+        ticket,
+    } = connection;
+    let ticket = Arc::new(ticket);
+    let service_ticket = ticket.clone();
+    let service = service_fn(move |req| {
+        let busy = service_ticket.busy();
+        let ctx = ctx.clone();
+        async move {
+            let response = super::routes::handle(ctx, peer, req).await;
+            Ok::<_, Infallible>(response.map(|body| GuardedBody { body, _busy: busy }.boxed()))
+        }
+    });
+    let connection = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_TIMEOUT)
+        .max_buf_size(MAX_HEAD_BYTES)
+        .serve_connection(TokioIo::new(stream), service);
+    tokio::select! {
+        result = connection => {
+            if let Err(err) = result {
                 tracing::debug!(%peer, %err, "connection ended with an error");
             }
-            drop(permit);
-        });
+        }
+        _ = ticket.evicted() => {
+            tracing::debug!(%peer, "idle connection gave way to a new one");
+        }
+    }
+}
+
+/// A reply body that keeps its connection marked busy until it has been sent.
+struct GuardedBody {
+    body: Body,
+    _busy: BusyGuard,
+}
+
+impl hyper::body::Body for GuardedBody {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, std::io::Error>>> {
+        std::pin::Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.body.size_hint()
     }
 }

@@ -148,6 +148,24 @@ impl RtspServer {
     }
 }
 
+impl RtspServer {
+    /// Serves the connections of a listener role of RTSP's own (the board file's `[rtsp]
+    /// port`), admitted by the listeners' gate (firewall, limits). Each connection holds its
+    /// ticket busy while it lasts, so a viewer is never evicted as idle.
+    pub async fn serve_endpoint(self, mut endpoint: crate::listener::Endpoint) {
+        while let Some(admitted) = endpoint.accept().await {
+            let server = self.clone();
+            tokio::spawn(async move {
+                let (stream, peer, ticket) = admitted.into_parts();
+                let busy = ticket.busy();
+                server.serve_connection(stream, peer).await;
+                drop(busy);
+                drop(ticket);
+            });
+        }
+    }
+}
+
 /// Whether a freshly accepted connection speaks RTSP: its first line ends in `RTSP/1.0` (or
 /// it starts with interleaved data). Peeks, so the bytes stay for whichever server takes it.
 /// Waits at most `wait` for the first line; a silent client is left to HTTP's timeouts.

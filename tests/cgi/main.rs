@@ -3,6 +3,7 @@
 mod accounts;
 mod alarms;
 mod motion;
+mod network;
 mod ptz;
 mod recording;
 mod recording_live;

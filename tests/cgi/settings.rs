@@ -64,7 +64,9 @@ fn test_every_configuration_pair_round_trips_and_survives_restart() {
     let dir = tempfile::tempdir().unwrap();
     let cam = Camera::start(dir.path());
     let requests = example_requests();
-    assert!(requests.len() >= 45, "{} setters", requests.len());
+    // The network chapter's setters apply their settings with handlers of their own (the
+    // camera would move away from this test or drop it); tests/cgi/network.rs covers them.
+    assert!(requests.len() >= 38, "{} setters", requests.len());
     for (section, setter, values) in &requests {
         let params: Vec<(&str, &str)> = values
             .iter()

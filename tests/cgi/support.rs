@@ -128,6 +128,14 @@ impl Camera {
         CgiReply::parse(&response.into_string().expect("text reply"))
     }
 
+    /// Asks the daemon to stop (SIGTERM, as systemd does) and waits until it has.
+    pub fn terminate(mut self) {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill").args(["-TERM", &pid]).status();
+        assert!(sent.is_ok_and(|s| s.success()), "kill -TERM {pid}");
+        let _ = self.child.wait();
+    }
+
     /// Stops the daemon and starts it again on the same data directory.
     pub fn restart(self) -> Camera {
         let data = self.data.clone();

@@ -5,6 +5,7 @@
 
 pub mod gpio;
 pub mod m2m;
+pub mod net;
 pub mod serial_ptz;
 pub mod storage;
 mod v4l2_raw;
@@ -44,6 +45,10 @@ pub fn open(board: Arc<BoardSpec>, _data_dir: &Path) -> HalResult<Hal> {
         ptz,
         clock: Arc::new(OffsetClock::default()),
         storage,
+        network: net::LinuxNetwork::open(&board)?
+            .map(|n| Arc::new(n) as Arc<dyn crate::net::Network>),
+        wifi: None,
+        pppoe: None,
         board,
         sim: None,
     })

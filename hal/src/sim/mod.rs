@@ -92,12 +92,23 @@ pub fn open_with_devices(board: Arc<BoardSpec>, data_dir: &Path) -> HalResult<(H
     }
     devices.motor = motor;
     let io = board.capabilities.io_alarm;
+    let lan = match &board.network.sim {
+        Some(spec) => Some(Arc::new(crate::net::sim::SimLan::new(spec.clone())?)),
+        None => None,
+    };
+    let wifi = lan
+        .clone()
+        .filter(|_| board.capabilities.wifi)
+        .map(|l| l as Arc<dyn crate::net::Wifi>);
     // Last, so no earlier failure leaves a socket running.
     if let Some(socket) = &board.gpio.control_socket {
         let started = control::ControlSocket::start(&data_dir.join(socket), &devices)?;
         devices.control = Some(Arc::new(started));
     }
     let hal = Hal {
+        network: lan.clone().map(|l| l as Arc<dyn crate::net::Network>),
+        wifi,
+        pppoe: lan.map(|l| l as Arc<dyn crate::net::Pppoe>),
         video: Some(video),
         encoder: Arc::new(video::SoftwareJpegEncoder),
         h264: crate::video::h264::software_factory(),

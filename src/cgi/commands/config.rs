@@ -10,6 +10,7 @@
 //! snapshot (stored value or factory value: the section structs in `crate::settings` own both).
 
 use std::net::Ipv4Addr;
+use std::sync::Arc;
 
 use ipcamd_hal::video::ImageControl;
 
@@ -30,7 +31,7 @@ enum Rule {
     Text(usize),
     /// Text of 1 to this many characters.
     NonEmptyText(usize),
-    /// A dotted-quad address, or 0 for "unused".
+    /// A firewall entry: a dotted quad or its integer form, or 0 for "unused".
     IpOrZero,
 }
 
@@ -65,6 +66,7 @@ fn rule(section: &str, field: &str) -> Option<Rule> {
         ("smtp", "reciever") => Text(255),
         ("wifi", "key") => Text(63),
         ("firewall", "ipList") => IpOrZero,
+        ("firewall", "rule") => OneOf(&[0, 1]),
         _ => return None,
     })
 }
@@ -84,14 +86,10 @@ fn validate(section: &str, field: &FieldSpec, raw: &str) -> CgiResult<String> {
             check_text(field.name, raw, max)?;
             Ok(raw.to_owned())
         }
-        (Some(Rule::IpOrZero), _) => {
-            let raw = raw.trim();
-            if raw == "0" || raw.parse::<Ipv4Addr>().is_ok() {
-                Ok(raw.to_owned())
-            } else {
-                Err(CgiError::field(field.name, "not an IPv4 address"))
-            }
-        }
+        (Some(Rule::IpOrZero), _) => match crate::listener::firewall::parse_entry(raw) {
+            Some(entry) => Ok(crate::listener::firewall::entry_text(entry)),
+            None => Err(CgiError::field(field.name, "not an IPv4 address")),
+        },
         (_, FieldKind::Str) => {
             check_text(field.name, raw, DEFAULT_TEXT_LEN)?;
             Ok(raw.to_owned())
@@ -149,8 +147,13 @@ pub(crate) fn get_section(req: &Request) -> CgiResult<Reply> {
     Ok(Reply::Xml(fields))
 }
 
-/// A plain setter.
-pub(crate) fn set_section(req: &Request) -> CgiResult<Reply> {
+/// A setter's parameters validated (each field, then the rules between fields), normalised
+/// for storage, with the snapshot they were checked against. Nothing is applied or stored.
+pub(crate) type Validated = (&'static str, Vec<(&'static str, String)>, Arc<Snapshot>);
+
+/// Validates a setter's parameters as [`set_section`] does, for setters that apply their
+/// section themselves before storing it.
+pub(crate) fn validated(req: &Request) -> CgiResult<Validated> {
     let section = section_name(req)?;
     let mut values: Vec<(&'static str, String)> = Vec::new();
     for field in req.spec.params {
@@ -166,6 +169,37 @@ pub(crate) fn set_section(req: &Request) -> CgiResult<Reply> {
     }
     let snapshot = req.ctx.settings.snapshot();
     cross_check(&snapshot, section, &values)?;
+    Ok((section, values, snapshot))
+}
+
+/// `section`'s current typed value with validated `values` applied.
+pub(crate) fn merged<S: crate::settings::Section>(
+    current: &S,
+    values: &[(&'static str, String)],
+) -> CgiResult<S> {
+    let mut merged = current.clone();
+    for (key, value) in values {
+        if merged.set(key, value) != Some(true) {
+            return Err(CgiError::field(key, "not a value of this setting"));
+        }
+    }
+    Ok(merged)
+}
+
+/// Stores validated values in one transaction.
+pub(crate) fn store(
+    req: &Request,
+    section: &'static str,
+    values: &[(&'static str, String)],
+) -> CgiResult<()> {
+    let pairs: Vec<(&str, &str)> = values.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    req.ctx.settings.write(section, &pairs)?;
+    Ok(())
+}
+
+/// A plain setter.
+pub(crate) fn set_section(req: &Request) -> CgiResult<Reply> {
+    let (section, values, snapshot) = validated(req)?;
     apply_to_hardware(req, &values)?;
     if section == "rs485" {
         apply_serial_settings(req, &snapshot, &values)?;
@@ -173,8 +207,7 @@ pub(crate) fn set_section(req: &Request) -> CgiResult<Reply> {
     if section == "h264_frame_ref" {
         check_frame_reference_mode(req, &values)?;
     }
-    let pairs: Vec<(&str, &str)> = values.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    req.ctx.settings.write(section, &pairs)?;
+    store(req, section, &values)?;
     Ok(Reply::ok())
 }
 

@@ -126,6 +126,7 @@ pub(crate) fn get_dev_state(req: &Request) -> CgiResult<Reply> {
         None => 0,
     };
     let ddns = state.ddns.get();
+    let wifi = ctx.net.wifi.as_ref().and_then(|w| w.connected());
     let snapshot = ctx.settings.snapshot();
     let fields = Fields::new()
         .with(
@@ -146,8 +147,8 @@ pub(crate) fn get_dev_state(req: &Request) -> CgiResult<Reply> {
         .with("ddnsState", ddns)
         .with("url", &snapshot.ddns.host_name)
         .with("upnpState", state.upnp.get())
-        .with("isWifiConnected", 0)
-        .with("wifiConnectedAP", "")
+        .with("isWifiConnected", u8::from(wifi.is_some()))
+        .with("wifiConnectedAP", wifi.unwrap_or_default())
         .with("infraLedState", infra);
     Ok(Reply::Xml(fields))
 }
@@ -185,7 +186,7 @@ fn time_value(time: &crate::settings::sections::Time, name: &str) -> CgiResult<S
     let value = crate::settings::Section::get(time, name)
         .ok_or_else(|| CgiError::Unknown(format!("no time setting {name}")))?;
     Ok(match (name, value.is_empty()) {
-        ("ntpServer", true) => "time.nist.gov".into(),
+        ("ntpServer", true) => crate::net::ntp::FACTORY_SERVER.into(),
         (_, true) => "0".into(),
         _ => value,
     })

@@ -5,6 +5,7 @@
 pub mod alarm;
 pub mod config;
 pub mod device;
+pub mod network;
 pub mod ptz;
 pub mod record;
 pub mod stream;

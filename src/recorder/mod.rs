@@ -22,9 +22,10 @@
 //!
 //! Built from narrow handles ([`RecorderParts`]): the storage role, typed settings (re-read
 //! only when they changed), the local clock, the event log and device state it reports to, the
-//! alarm-event channel the alarm service sends on, and a [`FrameSource`] it subscribes to for
-//! the stream it needs, only while it needs it (recording, alarm pending, pre-record). One
-//! thread runs it all; command handlers use the [`Recorder`] handle.
+//! alarm-event channel the alarm service sends on, and a [`FrameSource`] (the stream hub,
+//! through [`feeder`]) it subscribes to for the stream it needs, only while it needs it
+//! (recording, alarm pending, pre-record). One thread runs it all; command handlers and the
+//! HTTP downloads use the [`Recorder`] handle.
 //!
 //! Layer 2 (a service). Nothing here calls up into the CGI or HTTP layers.
 

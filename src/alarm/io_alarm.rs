@@ -127,7 +127,13 @@ pub(super) fn run(alarms: &Weak<Alarms>, input: &dyn InputLine) {
         drop(alarms);
         match input.wait_change(WAKE_INTERVAL) {
             Ok(Some(new_level)) => level = new_level,
-            Ok(None) => {}
+            Ok(None) => {
+                // wait_change reports changes after it was called: one that came between the
+                // last look and the wait (while `step` ran) is seen here, at the next wake-up.
+                if let Ok(now_level) = input.get() {
+                    level = now_level;
+                }
+            }
             Err(err) => {
                 tracing::warn!(%err, "alarm input failed; retrying");
                 std::thread::sleep(ERROR_BACKOFF);

@@ -27,9 +27,9 @@ use crate::ir::IrController;
 use crate::listener::{Gate, Limits, Listeners, Role, tls};
 use crate::local_time::LocalClock;
 use crate::media::{Media, MediaParts};
-use crate::recorder::{Recorder, RecorderLoop, RecorderParts};
 use crate::net::ports::{PortSettings, Ports};
 use crate::net::{NetParts, Network};
+use crate::recorder::{Recorder, RecorderLoop, RecorderParts};
 use crate::settings::Settings;
 use crate::state::DeviceState;
 use crate::store::Store;
@@ -405,7 +405,11 @@ pub async fn run(options: Options) -> Result<Exit, StartupError> {
     started.launch()?;
     let listeners = started.listeners.clone();
     let rtsp = start_rtsp(&ctx, &supervisor, &listeners, started.address.ip());
-    let serve = crate::http::serve(ctx.clone(), listeners.endpoint(Role::Web), Some(rtsp.clone()));
+    let serve = crate::http::serve(
+        ctx.clone(),
+        listeners.endpoint(Role::Web),
+        Some(rtsp.clone()),
+    );
     for (role, name) in [(Role::Https, "https"), (Role::Media, "media-listener")] {
         let endpoint = listeners.endpoint(role);
         let ctx = ctx.clone();
@@ -493,7 +497,8 @@ pub fn start_rtsp(
         match bound {
             Ok(()) => {
                 tracing::info!("RTSP listening on rtsp://{ip}:{port}/videoMain and /videoSub");
-                let server = tokio::spawn(rtsp.clone().serve_endpoint(listeners.endpoint(Role::Rtsp)));
+                let server =
+                    tokio::spawn(rtsp.clone().serve_endpoint(listeners.endpoint(Role::Rtsp)));
                 supervisor.task("rtsp-listener", server);
             }
             Err(err) => {

@@ -44,7 +44,8 @@ pub async fn serve(
         let rtsp = rtsp.clone();
         tokio::spawn(async move {
             let rtsp = rtsp.filter(|r| {
-                !admitted.is_tls() && (role == Role::Media || (role == Role::Web && r.on_web_port()))
+                !admitted.is_tls()
+                    && (role == Role::Media || (role == Role::Web && r.on_web_port()))
             });
             let admitted = match rtsp {
                 Some(rtsp) => match take_rtsp(rtsp, admitted).await {

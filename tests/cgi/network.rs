@@ -62,6 +62,27 @@ fn get_dev_state_from(from: [u8; 4], to: SocketAddr) -> Option<CgiReply> {
     exchange(stream, "cmd=getDevState&usr=admin&pwd=")
 }
 
+/// An RTSP OPTIONS request from `from` to the web port (RTSP shares it by default); the
+/// reply's status line, or None if the camera closed the connection without answering.
+fn rtsp_options_from(from: [u8; 4], to: SocketAddr) -> Option<String> {
+    let mut stream = connect_from(from, to).ok()?;
+    let request = format!("OPTIONS rtsp://{to}/videoMain RTSP/1.0\r\nCSeq: 1\r\n\r\n");
+    stream.write_all(request.as_bytes()).ok()?;
+    let mut reply = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !reply.windows(4).any(|w| w == b"\r\n\r\n") {
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => reply.extend_from_slice(&buf[..n]),
+        }
+    }
+    let text = String::from_utf8(reply).ok()?;
+    text.lines()
+        .next()
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+}
+
 /// A TLS client that trusts exactly the camera's certificate from its data directory.
 fn tls_config(cam: &Camera) -> Arc<rustls::ClientConfig> {
     let pem = std::fs::read(cam.data.join("tls/cert.pem")).expect("first boot made a certificate");
@@ -208,7 +229,7 @@ fn test_set_port_info_moves_https_and_gives_media_its_own_listener() {
 }
 
 #[test]
-fn test_firewall_deny_list_refuses_listed_addresses_on_http_and_https() {
+fn test_firewall_deny_list_refuses_listed_addresses_on_http_https_and_rtsp() {
     let dir = tempfile::tempdir().unwrap();
     let cam = Camera::start(dir.path());
     let web = web_address(&cam);
@@ -234,10 +255,17 @@ fn test_firewall_deny_list_refuses_listed_addresses_on_http_and_https() {
         https_get_dev_state_from(&cam, [127, 0, 0, 2]).is_none(),
         "denied on HTTPS"
     );
+    assert_eq!(
+        rtsp_options_from([127, 0, 0, 2], web),
+        None,
+        "denied on RTSP (sharing the web port)"
+    );
     let allowed = get_dev_state_from([127, 0, 0, 3], web).expect("others get service");
     assert_eq!(allowed.result, 0);
     let allowed = https_get_dev_state_from(&cam, [127, 0, 0, 3]).expect("and over HTTPS");
     assert_eq!(allowed.result, 0);
+    let status = rtsp_options_from([127, 0, 0, 3], web).expect("and RTSP");
+    assert!(status.starts_with("RTSP/1.0 200"), "{status}");
     // Enforced after a restart too.
     let cam = cam.restart();
     assert!(get_dev_state_from([127, 0, 0, 2], web_address(&cam)).is_none());

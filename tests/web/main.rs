@@ -775,12 +775,12 @@ fn test_settings_forms_come_from_the_catalogue_and_validate_before_sending() {
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
         browser.go("records").await;
-        // Recording is not on main yet: the camera's own refusal is shown (or a list, once it is).
+        // The simulated card answers getRecordList2: the page shows the day's list, not an error.
         browser
             .wait_js(
-                "the record list or the camera's refusal",
+                "the record list",
                 "const t = document.querySelector('#main').textContent; \
-                 return t.includes('getRecordList2: the camera answered') || t.includes('recordings on that day')",
+                 return t.includes('recordings on that day') && !t.includes('the camera answered')",
             )
             .await;
         browser.close().await;

@@ -262,6 +262,22 @@ impl M2mEncoder {
         self.device.handle().fd()
     }
 
+    /// The GOP size the running device reports (`V4L2_CID_MPEG_VIDEO_GOP_SIZE`): how a check
+    /// sees that a reconfiguration reached the encoder when its output cannot show it.
+    pub fn gop_on_device(&self) -> HalResult<i64> {
+        let control = self
+            .device
+            .control(sys::V4L2_CID_MPEG_VIDEO_GOP_SIZE)
+            .map_err(|e| HalError::io("reading the GOP control", e))?;
+        match control.value {
+            Value::Integer(gop) => Ok(gop),
+            other => Err(HalError::new(
+                HalErrorKind::NotSupported,
+                format!("the GOP control holds {other:?}, not an integer"),
+            )),
+        }
+    }
+
     fn set(&self, name: &str, id: u32, value: i64) -> bool {
         match self.device.set_control(Control {
             id,
@@ -385,7 +401,8 @@ impl M2mEncoder {
         if data.is_empty() {
             return Ok(None);
         }
-        let keyframe = done.flags & sys::V4L2_BUF_FLAG_KEYFRAME != 0;
+        let keyframe = done.flags & sys::V4L2_BUF_FLAG_KEYFRAME != 0
+            || (self.codec == VideoCodec::Fwht && fwht_is_i_frame(&data));
         if self.codec == VideoCodec::H264 && keyframe {
             self.config = h264::config_for(
                 &data,
@@ -556,6 +573,19 @@ impl Drop for M2mEncoder {
     }
 }
 
+/// `V4L2_FWHT_FL_I_FRAME` in the flags of a FWHT frame header (`struct fwht_cframe_hdr`:
+/// magic1, magic2, version, width, height, then the big-endian flags at byte 20).
+const FWHT_FL_I_FRAME: u32 = 1 << 10;
+
+/// Whether a FWHT frame is intra-coded. vicodec marks its I-frames in the frame header, not
+/// with `V4L2_BUF_FLAG_KEYFRAME` on the buffer as H.264 encoders do.
+fn fwht_is_i_frame(frame: &[u8]) -> bool {
+    frame
+        .get(20..24)
+        .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+        .is_some_and(|flags| flags & FWHT_FL_I_FRAME != 0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -595,5 +625,14 @@ mod tests {
     fn test_fourcc_codes() {
         assert_eq!(FOURCC_I420, 0x3231_5559);
         assert_eq!(FOURCC_H264, 0x3436_3248);
+    }
+
+    #[test]
+    fn test_fwht_i_frames_are_told_by_their_header_flags() {
+        let mut header = vec![0u8; 44];
+        assert!(!fwht_is_i_frame(&header), "a P-frame");
+        header[20..24].copy_from_slice(&FWHT_FL_I_FRAME.to_be_bytes());
+        assert!(fwht_is_i_frame(&header));
+        assert!(!fwht_is_i_frame(&header[..22]), "too short for a header");
     }
 }

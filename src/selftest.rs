@@ -263,7 +263,7 @@ fn open_each(board: &BoardSpec, why: &str) -> Vec<DeviceReport> {
 
 #[cfg(all(feature = "linux", target_os = "linux"))]
 fn linux_open_each(board: &BoardSpec) -> Vec<DeviceReport> {
-    use ipcamd_hal::linux::{gpio, serial_ptz, video};
+    use ipcamd_hal::linux::{device_tree, gpio, serial_ptz, video};
     let board = Arc::new(board.clone());
     let fail = |device, err: ipcamd_hal::HalError| report(device, Outcome::Fail(err.to_string()));
     let mut hal = Hal {
@@ -331,6 +331,13 @@ fn linux_open_each(board: &BoardSpec) -> Vec<DeviceReport> {
     }
     // The devices that opened are exercised; the ones that did not replace their line.
     let mut reports = exercise(&hal);
+    // A board file written for another machine: said first (the daemon would not start).
+    let tree = std::fs::read(device_tree::COMPATIBLE_PATH).ok();
+    if let Err(err) =
+        device_tree::check_compatible(board.board.compatible.as_deref(), tree.as_deref())
+    {
+        reports.insert(0, fail("board", err));
+    }
     for failure in failures {
         match reports.iter_mut().find(|r| r.device == failure.device) {
             Some(slot) => *slot = failure,
@@ -443,7 +450,8 @@ mod tests {
     #[test]
     fn test_selftest_linux_board_with_missing_devices_fails_per_device() {
         // On a host build without the linux feature the backend itself is missing (one board
-        // line); with it, /dev/ipcamd-no-such-video cannot open (a video line).
+        // line); with it, /dev/ipcamd-no-such-video cannot open (a video line) and the card
+        // slot, a bare directory, holds no card (a storage line).
         let dir = tempfile::tempdir().unwrap();
         let text = std::fs::read_to_string("board/generic-armv7.toml")
             .unwrap()
@@ -463,7 +471,11 @@ mod tests {
                 failed.contains(&"video") && failed.contains(&"ptz"),
                 "{reports:?}"
             );
-            assert!(matches!(outcome(&reports, "storage"), Outcome::Ok(_)));
+            // A directory with nothing mounted on it is an empty slot, not a card.
+            assert!(
+                matches!(outcome(&reports, "storage"), Outcome::Fail(why) if why.contains("no SD card")),
+                "{reports:?}"
+            );
         } else {
             assert_eq!(failed, ["board"], "{reports:?}");
         }

@@ -22,11 +22,11 @@ fn data_dir(name: &str) -> PathBuf {
 }
 
 #[test]
+#[cfg_attr(
+    ipcamd_qemu_user,
+    ignore = "qemu-user cannot configure pseudo-terminals"
+)]
 fn test_sim_board_builtin_motor_moves_and_reports_position() {
-    if !ipcamd_hal::ptz::serial::serial_ports_work() {
-        eprintln!("skipped: pseudo-terminals cannot be configured here (qemu-user)");
-        return;
-    }
     let board = BoardSpec::parse(&sim_board_text()).unwrap();
     let dir = data_dir("builtin");
     let (hal, devices) = sim::open_with_devices(Arc::new(board), &dir).unwrap();
@@ -55,11 +55,11 @@ fn test_sim_board_builtin_motor_moves_and_reports_position() {
 }
 
 #[test]
+#[cfg_attr(
+    ipcamd_qemu_user,
+    ignore = "qemu-user cannot configure pseudo-terminals"
+)]
 fn test_sim_board_ptz_port_key_drives_outside_pty() {
-    if !ipcamd_hal::ptz::serial::serial_ports_work() {
-        eprintln!("skipped: pseudo-terminals cannot be configured here (qemu-user)");
-        return;
-    }
     // The outside device: a motor of this test's own, on its own pty.
     let time = Arc::new(ManualTime::default());
     let outside = SimMotor::start_with_time(

@@ -496,14 +496,14 @@ fn schedule_always(app: &ipcamd::cgi::Context, linkage: &str) {
 }
 
 #[test]
+// In-process camera under qemu-user: the first snapshot renders and encodes at emulation
+// speed and its timing is at the mercy of the machine's load; the ARM IO alarm path is
+// checked end to end in the hardware-in-the-loop lab.
+#[cfg_attr(
+    ipcamd_qemu_user,
+    ignore = "snapshot timing under qemu-user; the lab covers ARM"
+)]
 fn test_io_alarm_with_snapshot_provider_mails_and_uploads_decodable_jpeg() {
-    if std::env::var_os("IPCAMD_TEST_RUNNER").is_some() {
-        // In-process camera under qemu-user: the first snapshot renders and encodes at
-        // emulation speed and its timing is at the mercy of the machine's load; the ARM
-        // IO alarm path is checked end to end in the hardware-in-the-loop lab.
-        eprintln!("skipped under qemu-user");
-        return;
-    }
     let dir = tempfile::tempdir().unwrap();
     let root = tempfile::tempdir().unwrap();
     let ftp = FtpServer::start(root.path(), "cam", "ftp-pw");
@@ -570,14 +570,14 @@ fn test_io_alarm_with_snapshot_provider_mails_and_uploads_decodable_jpeg() {
 }
 
 #[test]
+// In-process camera under qemu-user: the first snapshot renders and encodes at emulation
+// speed and its timing is at the mercy of the machine's load; the ARM IO alarm path is
+// checked end to end in the hardware-in-the-loop lab.
+#[cfg_attr(
+    ipcamd_qemu_user,
+    ignore = "snapshot timing under qemu-user; the lab covers ARM"
+)]
 fn test_io_alarm_snap_to_sd_card_saves_decodable_jpeg() {
-    if std::env::var_os("IPCAMD_TEST_RUNNER").is_some() {
-        // In-process camera under qemu-user: the first snapshot renders and encodes at
-        // emulation speed and its timing is at the mercy of the machine's load; the ARM
-        // IO alarm path is checked end to end in the hardware-in-the-loop lab.
-        eprintln!("skipped under qemu-user");
-        return;
-    }
     let dir = tempfile::tempdir().unwrap();
     let (_runtime, app) = in_process_camera(dir.path());
     app.settings

@@ -543,11 +543,11 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(
+        ipcamd_qemu_user,
+        ignore = "qemu-user cannot configure pseudo-terminals"
+    )]
     fn test_sim_motor_move_right_then_stop_holds_position() {
-        if !crate::ptz::serial::serial_ports_work() {
-            eprintln!("skipped: pseudo-terminals cannot be configured here (qemu-user)");
-            return;
-        }
         let (motor, ptz, time) = rig(settings_9600(Protocol::PelcoD, 1));
         assert_near(motor.position(), 175.0, 45.0, 1.0);
         ptz.execute(mv(Direction::Right, 4)).unwrap();
@@ -562,11 +562,11 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(
+        ipcamd_qemu_user,
+        ignore = "qemu-user cannot configure pseudo-terminals"
+    )]
     fn test_sim_motor_slow_speed_moves_slower_and_stops_at_limits() {
-        if !crate::ptz::serial::serial_ports_work() {
-            eprintln!("skipped: pseudo-terminals cannot be configured here (qemu-user)");
-            return;
-        }
         let (motor, ptz, time) = rig(settings_9600(Protocol::PelcoD, 1));
         ptz.execute(mv(Direction::DownLeft, 0)).unwrap();
         wait_frames(&motor, 1);
@@ -583,11 +583,11 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(
+        ipcamd_qemu_user,
+        ignore = "qemu-user cannot configure pseudo-terminals"
+    )]
     fn test_sim_motor_preset_set_call_returns_to_position() {
-        if !crate::ptz::serial::serial_ports_work() {
-            eprintln!("skipped: pseudo-terminals cannot be configured here (qemu-user)");
-            return;
-        }
         let (motor, ptz, time) = rig(settings_9600(Protocol::PelcoD, 1));
         ptz.execute(PtzCommand::SetPreset(3)).unwrap();
         wait_frames(&motor, 1);
@@ -619,11 +619,11 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(
+        ipcamd_qemu_user,
+        ignore = "qemu-user cannot configure pseudo-terminals"
+    )]
     fn test_sim_motor_zoom_at_speed_and_zoom_stop_keeps_pan() {
-        if !crate::ptz::serial::serial_ports_work() {
-            eprintln!("skipped: pseudo-terminals cannot be configured here (qemu-user)");
-            return;
-        }
         let (motor, ptz, time) = rig(settings_9600(Protocol::PelcoD, 1));
         ptz.execute(mv(Direction::Right, 2)).unwrap();
         ptz.execute(PtzCommand::ZoomIn { speed: 2 }).unwrap();
@@ -643,11 +643,11 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(
+        ipcamd_qemu_user,
+        ignore = "qemu-user cannot configure pseudo-terminals"
+    )]
     fn test_sim_motor_other_address_ignored() {
-        if !crate::ptz::serial::serial_ports_work() {
-            eprintln!("skipped: pseudo-terminals cannot be configured here (qemu-user)");
-            return;
-        }
         let time = Arc::new(ManualTime::default());
         let motor =
             SimMotor::start_with_time(settings_9600(Protocol::PelcoD, 1), time.clone()).unwrap();
@@ -662,11 +662,11 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(
+        ipcamd_qemu_user,
+        ignore = "qemu-user cannot configure pseudo-terminals"
+    )]
     fn test_sim_motor_garbage_and_bad_checksums_on_wire_ignored() {
-        if !crate::ptz::serial::serial_ports_work() {
-            eprintln!("skipped: pseudo-terminals cannot be configured here (qemu-user)");
-            return;
-        }
         let time = Arc::new(ManualTime::default());
         let motor =
             SimMotor::start_with_time(settings_9600(Protocol::PelcoD, 1), time.clone()).unwrap();
@@ -687,11 +687,11 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(
+        ipcamd_qemu_user,
+        ignore = "qemu-user cannot configure pseudo-terminals"
+    )]
     fn test_sim_motor_baud_mismatch_garbled_until_motor_matches() {
-        if !crate::ptz::serial::serial_ports_work() {
-            eprintln!("skipped: pseudo-terminals cannot be configured here (qemu-user)");
-            return;
-        }
         let (motor, ptz, time) = rig(settings_9600(Protocol::PelcoD, 1));
         let at_4800 = SerialSettings {
             baud: 4800,
@@ -712,11 +712,11 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(
+        ipcamd_qemu_user,
+        ignore = "qemu-user cannot configure pseudo-terminals"
+    )]
     fn test_sim_motor_protocol_change_live_pelco_p() {
-        if !crate::ptz::serial::serial_ports_work() {
-            eprintln!("skipped: pseudo-terminals cannot be configured here (qemu-user)");
-            return;
-        }
         let (motor, ptz, time) = rig(settings_9600(Protocol::PelcoD, 1));
         let pelco_p = SerialSettings {
             stop_bits: 2,
@@ -763,11 +763,11 @@ zoom = true
     }
 
     #[test]
+    #[cfg_attr(
+        ipcamd_qemu_user,
+        ignore = "qemu-user cannot configure pseudo-terminals"
+    )]
     fn test_sim_open_without_port_drives_builtin_motor() {
-        if !crate::ptz::serial::serial_ports_work() {
-            eprintln!("skipped: pseudo-terminals cannot be configured here (qemu-user)");
-            return;
-        }
         let sim = open(&board("[ptz]\nprotocol = \"pelco-p\"\naddress = 2"))
             .unwrap()
             .unwrap();
@@ -799,11 +799,11 @@ zoom = true
     }
 
     #[test]
+    #[cfg_attr(
+        ipcamd_qemu_user,
+        ignore = "qemu-user cannot configure pseudo-terminals"
+    )]
     fn test_sim_open_with_port_drives_that_port_not_a_motor() {
-        if !crate::ptz::serial::serial_ports_work() {
-            eprintln!("skipped: pseudo-terminals cannot be configured here (qemu-user)");
-            return;
-        }
         // The "outside" device: a motor of the test's own on its own pty.
         let time = Arc::new(ManualTime::default());
         let outside =

@@ -515,3 +515,12 @@ impl BoardSpec {
         }
     }
 }
+
+/// A MAC address as getDevInfo writes it: upper case, without `:` or `-` separators.
+pub fn compact_mac(text: &str) -> String {
+    text.trim()
+        .chars()
+        .filter(|c| !matches!(c, ':' | '-'))
+        .map(|c| c.to_ascii_uppercase())
+        .collect()
+}

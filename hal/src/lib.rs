@@ -80,6 +80,24 @@ impl Hal {
             )),
         }
     }
+
+    /// The camera's MAC address as getDevInfo shows it: 12 upper-case hex digits, no
+    /// separators. A Linux board reads its `identity.interface`'s own address; otherwise (or
+    /// when that cannot be read) the board file's `identity.mac`; empty when neither is there.
+    pub fn mac_address(&self) -> String {
+        let id = &self.board.identity;
+        #[cfg(all(feature = "linux", target_os = "linux"))]
+        if self.board.board.backend == board::Backend::Linux {
+            if let Some(mac) = id
+                .interface
+                .as_deref()
+                .and_then(linux::identity::interface_mac)
+            {
+                return mac;
+            }
+        }
+        board::compact_mac(id.mac.as_deref().unwrap_or(""))
+    }
 }
 
 #[cfg(all(feature = "linux", target_os = "linux"))]

@@ -36,3 +36,28 @@ fn test_line_used_twice_is_refused() {
         .replace("line = \"ir-cut\"", "line = \"ir-led\"");
     assert!(BoardSpec::parse(&text).is_err());
 }
+
+#[test]
+fn test_the_simulated_boards_mac_is_the_board_files_in_getdevinfo_form() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../board/sim.toml");
+    let mut spec = BoardSpec::load(&path).unwrap();
+    spec.ptz = None;
+    let data = std::env::temp_dir().join(format!("ipcamd-boards-mac-{}", std::process::id()));
+    std::fs::create_dir_all(&data).unwrap();
+    let hal = ipcamd_hal::Hal::open(spec, &data).unwrap();
+    assert_eq!(hal.mac_address(), "02005E100001");
+    drop(hal);
+    std::fs::remove_dir_all(&data).unwrap();
+}
+
+#[test]
+fn test_mac_separators_and_case_are_normalised() {
+    assert_eq!(
+        ipcamd_hal::board::compact_mac(" 02:00:5e:10:00:0a\n"),
+        "02005E10000A"
+    );
+    assert_eq!(
+        ipcamd_hal::board::compact_mac("02-00-5E-10-00-0A"),
+        "02005E10000A"
+    );
+}

@@ -1,9 +1,12 @@
 //! Linux device backends: V4L2 capture ([`video`]), the V4L2 memory-to-memory H.264 encoder
 //! ([`m2m`]), GPIO character devices ([`gpio`]), the RS485 serial motor controller
-//! ([`serial_ptz`]) and the SD card slot ([`storage`]). Only compiled with the `linux` feature on
+//! ([`serial_ptz`]) and the SD card slot ([`storage`]), after checking the board file was written
+//! for this machine ([`device_tree`]). Only compiled with the `linux` feature on
 //! Linux; nothing outside this folder touches a device node.
 
+pub mod device_tree;
 pub mod gpio;
+pub mod identity;
 pub mod m2m;
 pub mod net;
 pub mod serial_ptz;
@@ -20,6 +23,8 @@ use crate::{Hal, HalResult};
 
 /// Opens every device the board file declares.
 pub fn open(board: Arc<BoardSpec>, _data_dir: &Path) -> HalResult<Hal> {
+    let tree = std::fs::read(device_tree::COMPATIBLE_PATH).ok();
+    device_tree::check_compatible(board.board.compatible.as_deref(), tree.as_deref())?;
     let video = video::open(&board)?;
     let encoder = video::encoder(&board)?;
     let h264 = m2m::h264_factory(&board)?;

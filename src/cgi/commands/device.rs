@@ -51,28 +51,13 @@ pub(crate) fn product_info(req: &Request) -> CgiResult<Reply> {
     Ok(Reply::Xml(fields))
 }
 
-fn mac_address(ctx: &Context) -> String {
-    let id = &ctx.hal.board.identity;
-    if let Some(interface) = &id.interface {
-        let path = format!("/sys/class/net/{interface}/address");
-        if let Ok(text) = std::fs::read_to_string(path) {
-            return text.trim().to_ascii_uppercase().replace(':', "");
-        }
-    }
-    id.mac
-        .as_deref()
-        .unwrap_or("")
-        .to_ascii_uppercase()
-        .replace(':', "")
-}
-
 /// Device information.
 pub(crate) fn get_dev_info(req: &Request) -> CgiResult<Reply> {
     let ctx = req.ctx;
     let id = &ctx.hal.board.identity;
     let snapshot = ctx.settings.snapshot();
     let now = ctx.clock.now();
-    let mac = mac_address(ctx);
+    let mac = ctx.hal.mac_address();
     let serial = id
         .serial_number
         .clone()
@@ -116,30 +101,46 @@ fn storage_space(ctx: &Context) -> (u8, Option<Space>) {
     }
 }
 
-/// Live device state.
-pub(crate) fn get_dev_state(req: &Request) -> CgiResult<Reply> {
-    let ctx = req.ctx;
+/// The part of the device state a live view shows (the web page's status strip): alarms,
+/// recording, card and IR LED, by getDevState's field names. Visitors may read it at
+/// `/web/status.json`; getDevState itself (with network state and card space) is admin-only.
+pub(crate) fn live_status(ctx: &Context) -> CgiResult<[(&'static str, u8); 5]> {
     let state = &ctx.state;
-    let (sd_state, space) = storage_space(ctx);
+    let snapshot = ctx.settings.snapshot();
     let infra = match &ctx.hal.ir_led {
         Some(line) => u8::from(line.get()?),
         None => 0,
     };
+    Ok([
+        (
+            "IOAlarm",
+            alarm_value(snapshot.io_alarm.enabled, state.io_alarm.get()),
+        ),
+        (
+            "motionDetectAlarm",
+            alarm_value(snapshot.motion.enabled, state.motion_alarm.get()),
+        ),
+        ("record", state.recording.get()),
+        ("sdState", storage_space(ctx).0),
+        ("infraLedState", infra),
+    ])
+}
+
+/// Live device state.
+pub(crate) fn get_dev_state(req: &Request) -> CgiResult<Reply> {
+    let ctx = req.ctx;
+    let state = &ctx.state;
+    let [io_alarm, motion, record, sd_state, infra] = live_status(ctx)?;
+    let (_, space) = storage_space(ctx);
     let ddns = state.ddns.get();
     let wifi = ctx.net.wifi.as_ref().and_then(|w| w.connected());
     let snapshot = ctx.settings.snapshot();
     let fields = Fields::new()
-        .with(
-            "IOAlarm",
-            alarm_value(snapshot.io_alarm.enabled, state.io_alarm.get()),
-        )
-        .with(
-            "motionDetectAlarm",
-            alarm_value(snapshot.motion.enabled, state.motion_alarm.get()),
-        )
+        .with(io_alarm.0, io_alarm.1)
+        .with(motion.0, motion.1)
         .with("soundAlarm", state.sound_alarm.get() as u8)
-        .with("record", state.recording.get())
-        .with("sdState", sd_state)
+        .with(record.0, record.1)
+        .with(sd_state.0, sd_state.1)
         .with("sdFreeSpace", space.map_or(0, |s| s.free / 1024))
         .with("sdTotalSpace", space.map_or(0, |s| s.total / 1024))
         .with("ntpState", state.ntp.get())
@@ -149,7 +150,7 @@ pub(crate) fn get_dev_state(req: &Request) -> CgiResult<Reply> {
         .with("upnpState", state.upnp.get())
         .with("isWifiConnected", u8::from(wifi.is_some()))
         .with("wifiConnectedAP", wifi.unwrap_or_default())
-        .with("infraLedState", infra);
+        .with(infra.0, infra.1);
     Ok(Reply::Xml(fields))
 }
 

@@ -1,5 +1,6 @@
 // The camera's web page. It talks to the daemon only through the CGI surface (XML replies),
-// the MJPEG stream and, for the motion cells, /debug/state.json. Credentials live in
+// the MJPEG stream, /web/status.json for the status strip and, for the motion cells,
+// /debug/state.json. Credentials live in
 // sessionStorage and go out as an Authorization: Basic header, never in a URL.
 'use strict';
 
@@ -301,17 +302,18 @@ async function statusLoop() {
   const strip = $('#status');
   const items = [];
   const state = (label, text, alarm) => items.push(h('span', { class: alarm ? 'alarm' : '' }, h('b', {}, label + ' '), text));
-  if (allowed('getDevState')) {
-    try {
-      const s = await cgi('getDevState');
-      const al = (v) => ['off', 'quiet', 'ALARM'][Number(v)] || v;
-      state('Motion', al(s.motionDetectAlarm), s.motionDetectAlarm === '2');
-      state('IO alarm', al(s.IOAlarm), s.IOAlarm === '2');
-      state('Recording', s.record === '1' ? 'yes' : 'no');
-      state('SD card', ['none', 'ok', 'read-only'][Number(s.sdState)] || s.sdState);
-      state('IR', s.infraLedState === '1' ? 'on' : 'off');
-    } catch (e) { state('Status', e.message, true); }
-  }
+  try {
+    // Any signed-in account may read the strip's state (getDevState is admin-only).
+    const reply = await fetch('/web/status.json', { headers: { Authorization: authHeader() }, cache: 'no-store' });
+    if (!reply.ok) throw new Error(`status: HTTP ${reply.status}`);
+    const s = Object.fromEntries(Object.entries(await reply.json()).map(([k, v]) => [k, String(v)]));
+    const al = (v) => ['off', 'quiet', 'ALARM'][Number(v)] || v;
+    state('Motion', al(s.motionDetectAlarm), s.motionDetectAlarm === '2');
+    state('IO alarm', al(s.IOAlarm), s.IOAlarm === '2');
+    state('Recording', s.record === '1' ? 'yes' : 'no');
+    state('SD card', ['none', 'ok', 'read-only'][Number(s.sdState)] || s.sdState);
+    state('IR', s.infraLedState === '1' ? 'on' : 'off');
+  } catch (e) { state('Status', e.message, true); }
   if (auth) strip.replaceChildren(...items, clock);
   if (auth) statusTimer = setTimeout(statusLoop, 2000);
 }

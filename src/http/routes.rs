@@ -1,6 +1,7 @@
 //! Routes (layer 4): which path goes where. `/cgi-bin/CGIProxy.fcgi` and
 //! `/cgi-bin/CGIStream.cgi` go to the CGI dispatcher; `/snapPic/NAME.jpg`,
-//! `/configs/export/configs.bin` and `/debug/state.json` are authenticated downloads;
+//! `/configs/export/configs.bin`, `/debug/state.json` and `/web/status.json` (the web page's
+//! status strip) are authenticated downloads;
 //! recordings at `/record/NAME.mp4` stream with Range requests ([`super::playback`]);
 //! everything else is 404, never a file tree. [`handle`] takes any request body, so the whole
 //! service runs in-process in tests without a socket.
@@ -59,6 +60,9 @@ where
     let query = crate::web::with_header_credentials(req.headers(), query);
     match path.as_str() {
         "/cgi-bin/CGIProxy.fcgi" | "/cgi-bin/CGIStream.cgi" => {}
+        "/web/status.json" if req.method() == Method::GET => {
+            return serve_live_status(ctx, peer, &query).await;
+        }
         p if crate::web::is_web_path(p) && matches!(*req.method(), Method::GET | Method::HEAD) => {
             return crate::web::serve(p, req.headers()).map(full);
         }
@@ -213,6 +217,29 @@ async fn serve_debug_state(ctx: Arc<Context>, peer: SocketAddr, query: &str) -> 
         |ctx| {
             let ptz = ctx.hal.ptz.as_ref().and_then(|p| p.position().ok());
             Ok(super::render::debug_json(ctx.media.as_deref(), ptz).into_bytes())
+        },
+    )
+    .await
+}
+
+/// `/web/status.json`: the web page's status strip for any signed-in account (visitor and
+/// up), e.g. `{"IOAlarm":1,"motionDetectAlarm":2,"record":0,"sdState":1,"infraLedState":0}`
+/// with getDevState's names and values (getDevState itself is admin-only).
+async fn serve_live_status(ctx: Arc<Context>, peer: SocketAddr, query: &str) -> Response<Body> {
+    authenticated_get(
+        ctx,
+        peer,
+        query,
+        Privilege::Visitor,
+        "application/json",
+        |ctx| {
+            // Fixed identifier names and small integers: nothing to escape.
+            let fields = cgi::commands::device::live_status(ctx)?;
+            let members: Vec<String> = fields
+                .iter()
+                .map(|(name, value)| format!("\"{name}\":{value}"))
+                .collect();
+            Ok(format!("{{{}}}", members.join(",")).into_bytes())
         },
     )
     .await

@@ -115,3 +115,58 @@ fn test_header_credentials_authenticate_like_query_credentials() {
     );
     assert_eq!(status, 200);
 }
+
+#[test]
+fn test_the_status_strip_is_for_any_account_and_follows_the_camera() {
+    let dir = tempfile::tempdir().unwrap();
+    let cam = Camera::start(dir.path());
+    cam.cgi(
+        "addAccount",
+        &[("usrName", "guest"), ("usrPwd", "g"), ("privilege", "0")],
+    );
+    let guest = basic("guest", "g");
+    let read = |cam: &Camera| -> serde_json::Value {
+        let (status, response) = get(cam, "/web/status.json", &[("Authorization", &guest)]);
+        assert_eq!(status, 200);
+        assert_eq!(response.header("content-type"), Some("application/json"));
+        serde_json::from_str(&response.into_string().unwrap()).unwrap()
+    };
+    let before = read(&cam);
+    let names: Vec<&str> = before
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    for name in [
+        "IOAlarm",
+        "motionDetectAlarm",
+        "record",
+        "sdState",
+        "infraLedState",
+    ] {
+        assert!(names.contains(&name), "{name} in {before}");
+    }
+    // The same values getDevState gives an administrator.
+    let admin = cam.cgi("getDevState", &[]);
+    for (name, value) in before.as_object().unwrap() {
+        assert_eq!(admin.get(name), value.to_string(), "{name}");
+    }
+    // The IR LED switched on by an operator shows in the visitor's strip.
+    assert_eq!(cam.cgi("setInfraLedConfig", &[("mode", "1")]).result, 0);
+    assert_eq!(cam.cgi("openInfraLed", &[]).result, 0);
+    assert_eq!(read(&cam)["infraLedState"], 1);
+    assert_eq!(cam.cgi("closeInfraLed", &[]).result, 0);
+    assert_eq!(read(&cam)["infraLedState"], 0);
+    // Without credentials, or with wrong ones: refused, and no state given away.
+    assert_eq!(get(&cam, "/web/status.json", &[]).0, 401);
+    assert_eq!(
+        get(
+            &cam,
+            "/web/status.json",
+            &[("Authorization", &basic("guest", "x"))]
+        )
+        .0,
+        401
+    );
+}

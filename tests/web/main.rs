@@ -580,6 +580,9 @@ fn test_wrong_password_is_refused_and_a_visitor_sees_no_admin_pages() {
             .js("return !!document.querySelector('#ptz-left')", vec![])
             .await;
         assert_eq!(pad, json!(false), "no PTZ pad for a visitor");
+        // The status strip works for a visitor too (getDevState is admin-only).
+        browser.wait_text("#status", "IO alarm").await;
+        browser.wait_text("#status", "SD card").await;
         browser.go("system").await;
         browser.wait_text("#main", "needs a higher privilege").await;
         let firmware = browser

@@ -601,3 +601,91 @@ async fn shutdown_signal() {
         _ = tokio::signal::ctrl_c() => {}
     }
 }
+
+/// The daemon in-process for unit tests: [`start`] on the simulated board with a temporary
+/// data directory (listeners bound on a free loopback port, no loop launched, nothing
+/// served), so tests run CGI commands and HTTP routes without a socket or a child process.
+#[cfg(test)]
+pub(crate) mod testing {
+    use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+    use std::sync::Arc;
+
+    use super::{Options, Started, start};
+    use crate::cgi::query::Query;
+    use crate::cgi::{Context, Outcome};
+
+    /// Where requests of [`SimCamera`] come from.
+    pub(crate) const PEER: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 40_000);
+
+    /// A composed daemon with the simulated board.
+    pub(crate) struct SimCamera {
+        /// The handlers' context.
+        pub(crate) ctx: Arc<Context>,
+        _started: Started,
+        _data: tempfile::TempDir,
+    }
+
+    impl SimCamera {
+        /// Composes the daemon as [`super::run`] does, on a new data directory. Call inside a
+        /// multi-threaded tokio runtime.
+        pub(crate) async fn start() -> SimCamera {
+            let data = tempfile::tempdir().expect("temporary data directory");
+            let options = Options {
+                board: std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("board/sim.toml"),
+                data: data.path().to_path_buf(),
+                listen: Some(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0)),
+            };
+            let started = match start(&options).await {
+                Ok(started) => started,
+                Err(err) => panic!("the simulated board starts: {err}"),
+            };
+            SimCamera {
+                ctx: started.ctx.clone(),
+                _started: started,
+                _data: data,
+            }
+        }
+
+        /// Runs a CGI query string (percent-encoded as a client sends it) through the
+        /// dispatcher.
+        pub(crate) async fn query(&self, raw: &str) -> Outcome {
+            let query = Query::parse(raw).expect("a well-formed query");
+            crate::cgi::dispatch(self.ctx.clone(), query, PEER.ip(), None).await
+        }
+
+        /// Runs `cmd` with `params` as the factory admin (empty password).
+        pub(crate) async fn cgi(&self, cmd: &str, params: &[(&str, &str)]) -> Outcome {
+            self.query(&query_string(cmd, "admin", "", params)).await
+        }
+    }
+
+    /// `cmd=…&usr=…&pwd=…&k=v…`, every value percent-encoded as a client would.
+    pub(crate) fn query_string(cmd: &str, usr: &str, pwd: &str, params: &[(&str, &str)]) -> String {
+        let mut out = format!(
+            "cmd={}&usr={}&pwd={}",
+            encode(cmd),
+            encode(usr),
+            encode(pwd)
+        );
+        for (key, value) in params {
+            out.push('&');
+            out.push_str(&encode(key));
+            out.push('=');
+            out.push_str(&encode(value));
+        }
+        out
+    }
+
+    /// Percent-encodes everything but letters, digits and `-._~`.
+    pub(crate) fn encode(text: &str) -> String {
+        let mut out = String::with_capacity(text.len());
+        for byte in text.bytes() {
+            if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+                out.push(byte as char);
+            } else {
+                out.push_str(&format!("%{byte:02X}"));
+            }
+        }
+        out
+    }
+}

@@ -293,7 +293,9 @@ impl Ptz {
             return;
         }
         let mut steps = self_test_steps();
-        if selftest.mode == 2 {
+        if selftest.mode == 2 && selftest.name.is_empty() {
+            tracing::info!("no self-test preset appointed; staying home");
+        } else if selftest.mode == 2 {
             match target_named(&selftest.name, presets) {
                 Some(target) => steps.push(Step {
                     target,

@@ -158,3 +158,97 @@ pub fn authenticate(ctx: &Context, query: &Query, peer: IpAddr) -> CgiResult<Use
         CgiError::Auth
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::cgi::reply::Reply;
+    use crate::daemon::testing::{SimCamera, query_string};
+
+    fn field<'a>(reply: &'a Reply, name: &str) -> Option<&'a str> {
+        match reply {
+            Reply::Xml(fields) => fields.get(name),
+            _ => None,
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn test_a_good_getter_answers_0_with_its_fields() {
+        let cam = SimCamera::start().await;
+        let outcome = cam.cgi("getDevName", &[]).await;
+        assert_eq!(outcome.code, 0);
+        assert_eq!(outcome.command, Some("getDevName"));
+        // The board file's factory name.
+        assert_eq!(field(&outcome.reply, "devName"), Some("ipcamd-sim"));
+        // The guide's other spelling names the same command.
+        let outcome = cam.cgi("getCuriseTime", &[]).await;
+        assert_eq!((outcome.code, outcome.command), (0, Some("getCruiseTime")));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn test_unknown_or_missing_command_is_a_format_error() {
+        let cam = SimCamera::start().await;
+        let outcome = cam.cgi("noSuchCommand", &[]).await;
+        assert_eq!((outcome.code, outcome.command), (-1, None));
+        let outcome = cam.query("usr=admin&pwd=").await;
+        assert_eq!((outcome.code, outcome.command), (-1, None));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn test_wrong_or_missing_credentials_answer_minus_2_and_change_nothing() {
+        let cam = SimCamera::start().await;
+        let wrong = query_string("setDevName", "admin", "nope", &[("devName", "intruder")]);
+        assert_eq!(cam.query(&wrong).await.code, -2);
+        let unknown = query_string("getDevName", "nobody", "", &[]);
+        assert_eq!(cam.query(&unknown).await.code, -2);
+        assert_eq!(cam.query("cmd=getDevName").await.code, -2);
+        let outcome = cam.cgi("getDevName", &[]).await;
+        assert_eq!(field(&outcome.reply, "devName"), Some("ipcamd-sim"));
+        // The guide's one exception runs without credentials.
+        assert_eq!(cam.query("cmd=getPortInfo").await.code, 0);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn test_a_visitor_running_a_setter_is_denied_minus_3_and_changes_nothing() {
+        let cam = SimCamera::start().await;
+        let add = [
+            ("usrName", "guest"),
+            ("usrPwd", "guest-pw1"),
+            ("privilege", "0"),
+        ];
+        assert_eq!(cam.cgi("addAccount", &add).await.code, 0);
+        let set = query_string(
+            "setDevName",
+            "guest",
+            "guest-pw1",
+            &[("devName", "visited")],
+        );
+        let outcome = cam.query(&set).await;
+        assert_eq!((outcome.code, outcome.command), (-3, Some("setDevName")));
+        // A visitor's getter of visitor privilege runs; an admin getter does not.
+        let sub = query_string("getSubVideoStreamParam", "guest", "guest-pw1", &[]);
+        assert_eq!(cam.query(&sub).await.code, 0);
+        let users = query_string("getUserList", "guest", "guest-pw1", &[]);
+        assert_eq!(cam.query(&users).await.code, -3);
+        let outcome = cam.cgi("getDevName", &[]).await;
+        assert_eq!(field(&outcome.reply, "devName"), Some("ipcamd-sim"));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn test_bad_value_minus_1_pending_command_minus_4_missing_upload_minus_1() {
+        let cam = SimCamera::start().await;
+        assert_eq!(cam.cgi("setDevName", &[("devName", "")]).await.code, -1);
+        assert_eq!(
+            cam.cgi("setBrightness", &[("brightness", "101")])
+                .await
+                .code,
+            -1
+        );
+        assert_eq!(cam.cgi("getGeneratePubKey", &[]).await.code, -4);
+        // importConfig needs its multipart POST.
+        assert_eq!(cam.cgi("importConfig", &[]).await.code, -1);
+        let outcome = cam.cgi("setDevName", &[("devName", "hall")]).await;
+        assert_eq!(outcome.code, 0);
+        let outcome = cam.cgi("getDevName", &[]).await;
+        assert_eq!(field(&outcome.reply, "devName"), Some("hall"));
+    }
+}

@@ -3,6 +3,8 @@
 //! deadline, map the outcome to the guide's result code. Handlers hold only their command's
 //! own logic (mapping wire names to typed settings and the guide's checks); everything shared
 //! happens here once. Handlers see a [`Context`] of handles, built by the composition root.
+//! The command reference `docs/cgi-commands.md` is generated from the table (`reference.rs`,
+//! in tests).
 
 pub mod catalogue;
 pub mod command;
@@ -11,6 +13,8 @@ pub mod context;
 pub mod dispatch;
 pub mod error;
 pub mod query;
+#[cfg(test)]
+mod reference;
 pub mod reply;
 pub mod table;
 

@@ -24,6 +24,29 @@ pub struct Query {
     pairs: Vec<(String, String)>,
     /// The same values with `+` kept literal (only differs where the raw value had a `+`).
     literal_plus: Vec<Option<String>>,
+    /// Every key looked up, shared with the query's clones (tests check that handlers read
+    /// each parameter they declare).
+    #[cfg(test)]
+    reads: ReadLog,
+}
+
+/// The keys a query (or a clone of it) was asked for, in tests.
+#[cfg(test)]
+#[derive(Debug, Default, Clone)]
+struct ReadLog(std::sync::Arc<std::sync::Mutex<std::collections::BTreeSet<String>>>);
+
+#[cfg(test)]
+impl ReadLog {
+    fn note(&self, key: &str) {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key.to_owned());
+    }
+
+    fn keys(&self) -> std::collections::BTreeSet<String> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
 }
 
 impl Query {
@@ -68,6 +91,8 @@ impl Query {
 
     /// The last value of `key`.
     pub fn get(&self, key: &str) -> Option<&str> {
+        #[cfg(test)]
+        self.reads.note(key);
         self.pairs
             .iter()
             .rev()
@@ -83,6 +108,8 @@ impl Query {
 
     /// Whether `key` is present at all.
     pub fn has(&self, key: &str) -> bool {
+        #[cfg(test)]
+        self.reads.note(key);
         self.pairs.iter().any(|(k, _)| k == key)
     }
 
@@ -93,6 +120,8 @@ impl Query {
 
     /// Both readings of a credential: `+` as space, then `+` as a literal plus (if different).
     pub fn credential(&self, key: &str) -> (Option<&str>, Option<&str>) {
+        #[cfg(test)]
+        self.reads.note(key);
         let index = self.pairs.iter().rposition(|(k, _)| k == key);
         match index {
             None => (None, None),
@@ -106,6 +135,13 @@ impl Query {
     /// Every key present, in order.
     pub fn keys(&self) -> impl Iterator<Item = &str> {
         self.pairs.iter().map(|(k, _)| k.as_str())
+    }
+
+    /// Every key looked up so far, on this query or a clone of it (by [`Query::get`],
+    /// [`Query::get_any`], [`Query::has`] or [`Query::credential`]).
+    #[cfg(test)]
+    pub(crate) fn keys_read(&self) -> std::collections::BTreeSet<String> {
+        self.reads.keys()
     }
 }
 
@@ -214,5 +250,16 @@ mod tests {
         assert!(Query::parse(&many).is_err());
         let long = format!("a={}", "x".repeat(MAX_VALUE_LEN + 1));
         assert!(Query::parse(&long).is_err());
+    }
+
+    #[test]
+    fn test_read_log_records_every_lookup_and_is_shared_by_clones() {
+        let q = Query::parse("cmd=setDevName&devName=x&unused=1").unwrap();
+        let copy = q.clone();
+        assert_eq!(q.cmd(), Some("setDevName"));
+        assert_eq!(copy.get_any("name", &["devName"]), Some("x"));
+        let _ = copy.credential("pwd");
+        let read: Vec<_> = q.keys_read().into_iter().collect();
+        assert_eq!(read, ["cmd", "devName", "name", "pwd"]);
     }
 }

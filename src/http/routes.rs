@@ -319,3 +319,141 @@ where
     writer.flush().map_err(|_| refuse(-4))?;
     Ok(file)
 }
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+    use http_body_util::{BodyExt, Full};
+    use hyper::{Method, Request, StatusCode};
+
+    use super::handle;
+    use crate::daemon::testing::{PEER, SimCamera};
+
+    async fn send(cam: &SimCamera, method: Method, target: &str) -> (StatusCode, String, String) {
+        let request = Request::builder()
+            .method(method)
+            .uri(target)
+            .body(Full::new(Bytes::new()))
+            .unwrap();
+        let response = handle(cam.ctx.clone(), PEER, request).await;
+        let status = response.status();
+        let content_type = response
+            .headers()
+            .get(hyper::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        (
+            status,
+            content_type,
+            String::from_utf8_lossy(&body).into_owned(),
+        )
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn test_cgi_requests_render_the_result_code_as_xml_with_http_200() {
+        let cam = SimCamera::start().await;
+        let (status, content_type, body) = send(
+            &cam,
+            Method::GET,
+            "/cgi-bin/CGIProxy.fcgi?cmd=getDevName&usr=admin&pwd=",
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(content_type.starts_with("text/xml"), "{content_type}");
+        assert!(body.contains("<result>0</result>"), "{body}");
+        assert!(body.contains("<devName>ipcamd-sim</devName>"), "{body}");
+        // A refusal is HTTP 200 too, with the code and no fields.
+        let (status, _, body) = send(
+            &cam,
+            Method::GET,
+            "/cgi-bin/CGIProxy.fcgi?cmd=getDevName&usr=admin&pwd=wrong",
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(body.contains("<result>-2</result>"), "{body}");
+        assert!(!body.contains("devName"), "{body}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn test_the_guides_path_forms_reach_the_dispatcher() {
+        let cam = SimCamera::start().await;
+        for target in [
+            // '&' for '?', as the guide's general description writes it.
+            "/cgi-bin/CGIProxy.fcgi&usr=admin&pwd=&cmd=getDevName",
+            // The stray space of the guide's upload forms.
+            "/cgi-bin/%20CGIProxy.fcgi?cmd=getDevName&usr=admin&pwd=",
+            // A wholly percent-encoded query string.
+            "/cgi-bin/CGIProxy.fcgi?cmd%3DgetDevName%26usr%3Dadmin%26pwd%3D",
+        ] {
+            let (status, _, body) = send(&cam, Method::GET, target).await;
+            assert_eq!(status, StatusCode::OK, "{target}");
+            assert!(body.contains("<result>0</result>"), "{target}: {body}");
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn test_other_paths_methods_and_posts_are_refused_before_dispatch() {
+        let cam = SimCamera::start().await;
+        let (status, _, _) = send(&cam, Method::GET, "/etc/passwd").await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        let (status, _, _) = send(&cam, Method::GET, "/cgi-bin/../ipcamd.db").await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        let (status, _, _) = send(
+            &cam,
+            Method::DELETE,
+            "/cgi-bin/CGIProxy.fcgi?cmd=getDevName&usr=admin&pwd=",
+        )
+        .await;
+        assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+        // Only the upload commands take a POST.
+        let (status, _, _) = send(
+            &cam,
+            Method::POST,
+            "/cgi-bin/CGIProxy.fcgi?cmd=setDevName&usr=admin&pwd=&devName=x",
+        )
+        .await;
+        assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+        // An upload without multipart content is a format error, answered before the body.
+        let (status, _, body) = send(
+            &cam,
+            Method::POST,
+            "/cgi-bin/CGIProxy.fcgi?cmd=importConfig&usr=admin&pwd=",
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(body.contains("<result>-1</result>"), "{body}");
+        // A long request target is refused outright.
+        let long = format!(
+            "/cgi-bin/CGIProxy.fcgi?cmd=getDevName&x={}",
+            "a".repeat(super::MAX_URI_BYTES)
+        );
+        let (status, _, _) = send(&cam, Method::GET, &long).await;
+        assert_eq!(status, StatusCode::URI_TOO_LONG);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn test_downloads_need_credentials_and_the_right_privilege() {
+        let cam = SimCamera::start().await;
+        let (status, _, _) = send(&cam, Method::GET, "/debug/state.json").await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        let (status, content_type, body) =
+            send(&cam, Method::GET, "/debug/state.json?usr=admin&pwd=").await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(content_type, "application/json");
+        assert!(body.starts_with('{') && body.contains("\"ptz\""), "{body}");
+        // Nothing exported yet.
+        let (status, _, _) = send(
+            &cam,
+            Method::GET,
+            "/configs/export/configs.bin?usr=admin&pwd=",
+        )
+        .await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        // A snapshot name that is not the strict pattern never reaches the file system.
+        let (status, _, _) =
+            send(&cam, Method::GET, "/snapPic/..%2Fipcamd.db?usr=admin&pwd=").await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+    }
+}

@@ -385,14 +385,16 @@ impl Store {
     }
 }
 
-/// A stored cruise map: preset names in visiting order and the linger time at each.
+/// A stored cruise map: preset names in visiting order and the linger time at each point
+/// position.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CruiseRow {
     /// Map name.
     pub name: String,
     /// Preset names, in order.
     pub points: Vec<String>,
-    /// Seconds to stay at each point (same length as `points`).
+    /// Seconds to stay at each point position (setCruisePrePointLingerTime's time0..time7: the
+    /// CGI handlers keep one for every position, also those the map has no point at yet).
     pub lingers: Vec<i64>,
 }
 

@@ -187,8 +187,9 @@ pub(crate) fn set_ddns_config(req: &Request) -> CgiResult<Reply> {
 
 /// setP2PEnable, setP2PPort: P2P is Foscam's proprietary cloud; a board without it (every
 /// board here says so in its capabilities) answers -4 and logs why, and its getters report
-/// P2P off.
+/// P2P off. A malformed parameter is -1 first, as for every setter.
 pub(crate) fn set_p2p(req: &Request) -> CgiResult<Reply> {
+    config::validated(req)?;
     if !req.ctx.hal.board.capabilities.p2p {
         tracing::info!(
             "{}: this board has no P2P (Foscam's proprietary cloud)",

@@ -189,7 +189,16 @@ pub(crate) fn ptz_goto_preset_point(req: &Request) -> CgiResult<Reply> {
     Ok(Reply::ok())
 }
 
-/// All cruise maps: the defaults (with any stored linger times) and the user's.
+/// Linger times of every point position of a map (the guide's time0..time7), whether or not
+/// the map has a point there yet: one stored earlier (a map keeps its list when its points
+/// change), else the default.
+fn every_position(mut lingers: Vec<i64>) -> Vec<i64> {
+    lingers.resize(MAX_CRUISE_POINTS, DEFAULT_LINGER_SECS);
+    lingers
+}
+
+/// All cruise maps: the defaults (with any stored linger times) and the user's, each with a
+/// linger time for every point position.
 fn cruise_maps(ctx: &Context) -> CgiResult<Vec<CruiseRow>> {
     let stored = ctx.store.cruise_maps()?;
     let mut maps: Vec<CruiseRow> = DEFAULT_CRUISES
@@ -199,15 +208,23 @@ fn cruise_maps(ctx: &Context) -> CgiResult<Vec<CruiseRow>> {
                 .iter()
                 .find(|m| m.name == *name)
                 .map(|m| m.lingers.clone())
-                .unwrap_or_else(|| vec![DEFAULT_LINGER_SECS; points.len()]);
+                .unwrap_or_default();
             CruiseRow {
                 name: (*name).into(),
                 points: points.iter().map(|p| (*p).into()).collect(),
-                lingers,
+                lingers: every_position(lingers),
             }
         })
         .collect();
-    maps.extend(stored.into_iter().filter(|m| !is_default_map(&m.name)));
+    maps.extend(
+        stored
+            .into_iter()
+            .filter(|m| !is_default_map(&m.name))
+            .map(|m| CruiseRow {
+                lingers: every_position(m.lingers),
+                ..m
+            }),
+    );
     Ok(maps)
 }
 
@@ -285,8 +302,7 @@ pub(crate) fn ptz_set_cruise_map(req: &Request) -> CgiResult<Reply> {
     if existing.is_none() && maps.len() >= MAX_CRUISE_MAPS {
         return Err(CgiError::Exec("cruise map limit reached".into()));
     }
-    let mut lingers = existing.map(|m| m.lingers.clone()).unwrap_or_default();
-    lingers.resize(points.len(), DEFAULT_LINGER_SECS);
+    let lingers = every_position(existing.map(|m| m.lingers.clone()).unwrap_or_default());
     req.ctx.store.put_cruise_map(&CruiseRow {
         name: name.into(),
         points,
@@ -362,19 +378,19 @@ pub(crate) fn ptz_stop_cruise(req: &Request) -> CgiResult<Reply> {
     Ok(Reply::ok())
 }
 
-/// Linger time at each point of a map.
+/// Linger time at each point position of a map: time0..time7, as the guide's example sends
+/// them, also for positions the map has no point at yet (they count once it has).
 pub(crate) fn set_cruise_pre_point_linger_time(req: &Request) -> CgiResult<Reply> {
     motor(req)?;
     let name = name_param(req, "name")?;
     let mut map =
         find_map(req.ctx, name)?.ok_or_else(|| CgiError::Exec("no such cruise map".into()))?;
     let mut changed = false;
-    for i in 0..map.points.len() {
+    for i in 0..MAX_CRUISE_POINTS {
         let key = format!("time{i}");
-        let Some(raw) = req.query.get(&key) else {
+        let Some(secs) = req.opt_int(&key)? else {
             continue;
         };
-        let secs = super::super::command::parse_int(&key, raw, None)?;
         if !(0..=MAX_LINGER_SECS).contains(&secs) {
             return Err(CgiError::field(&key, "out of range"));
         }
@@ -388,18 +404,15 @@ pub(crate) fn set_cruise_pre_point_linger_time(req: &Request) -> CgiResult<Reply
     Ok(Reply::ok())
 }
 
-/// Linger times of a map.
+/// Linger times of a map, one per point position (time0..time7).
 pub(crate) fn get_cruise_pre_point_linger_time(req: &Request) -> CgiResult<Reply> {
     motor(req)?;
     let name = name_param(req, "name")?;
     let map =
         find_map(req.ctx, name)?.ok_or_else(|| CgiError::Exec("no such cruise map".into()))?;
     let mut fields = Fields::new();
-    for i in 0..MAX_CRUISE_POINTS {
-        fields.push(
-            format!("time{i}"),
-            map.lingers.get(i).map(i64::to_string).unwrap_or_default(),
-        );
+    for (i, secs) in map.lingers.iter().take(MAX_CRUISE_POINTS).enumerate() {
+        fields.push(format!("time{i}"), secs);
     }
     Ok(Reply::Xml(fields))
 }
@@ -428,20 +441,132 @@ pub(crate) fn zoom_stop(req: &Request) -> CgiResult<Reply> {
     zoom(req, |_| PtzCommand::ZoomStop)
 }
 
-/// The preset self-test mode 2 goes to.
+/// The preset self-test mode 2 goes to. An empty name (what the getter answers while none is
+/// appointed) appoints none: mode 2 then stays home after the self-test.
 pub(crate) fn set_ptz_pre_point_for_self_test(req: &Request) -> CgiResult<Reply> {
     motor(req)?;
-    let name = name_param(req, "name")?;
-    if target_of(req.ctx, name)?.is_none() {
+    let appointed = req
+        .raw("name")
+        .ok_or_else(|| CgiError::field("name", "missing"))?;
+    let name = if appointed.is_empty() {
+        appointed
+    } else {
+        name_param(req, "name")?
+    };
+    if !name.is_empty() && target_of(req.ctx, name)?.is_none() {
         return Err(CgiError::Exec("no such preset".into()));
     }
     req.ctx.settings.write("ptz_selftest", &[("name", name)])?;
     Ok(Reply::ok())
 }
 
-/// The self-test preset.
+/// The self-test preset (empty while none is appointed).
 pub(crate) fn get_ptz_pre_point_for_self_test(req: &Request) -> CgiResult<Reply> {
     motor(req)?;
     let name = req.ctx.settings.snapshot().ptz_selftest.name.clone();
     Ok(Reply::Xml(Fields::new().with("name", name)))
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::cgi::reply::Reply;
+    use crate::daemon::testing::SimCamera;
+
+    fn field(reply: &Reply, name: &str) -> String {
+        match reply {
+            Reply::Xml(fields) => fields.get(name).unwrap_or("<absent>").to_owned(),
+            other => panic!("not XML: {other:?}"),
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn test_linger_times_of_all_eight_positions_as_the_guides_example_sends_them() {
+        let cam = SimCamera::start().await;
+        // A fresh map: every position has the default.
+        let got = cam
+            .cgi("getCruisePrePointLingerTime", &[("name", "Vertical")])
+            .await;
+        assert_eq!(got.code, 0);
+        for n in 0..8 {
+            assert_eq!(field(&got.reply, &format!("time{n}")), "5", "time{n}");
+        }
+        let times: Vec<(String, String)> = (0..8)
+            .map(|n| (format!("time{n}"), n.to_string()))
+            .collect();
+        let mut params: Vec<(&str, &str)> = vec![("name", "Vertical")];
+        params.extend(times.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        assert_eq!(
+            cam.cgi("setCruisePrePointLingerTime", &params).await.code,
+            0
+        );
+        let got = cam
+            .cgi("getCruisePrePointLingerTime", &[("name", "Vertical")])
+            .await;
+        for n in 0..8 {
+            assert_eq!(field(&got.reply, &format!("time{n}")), n.to_string());
+        }
+        // A new point list keeps the map's linger times.
+        let map = [
+            ("name", "patrol"),
+            ("point0", "TopMost"),
+            ("point1", "LeftMost"),
+        ];
+        assert_eq!(cam.cgi("ptzSetCruiseMap", &map).await.code, 0);
+        let lingers = [("name", "patrol"), ("time6", "60")];
+        assert_eq!(
+            cam.cgi("setCruisePrePointLingerTime", &lingers).await.code,
+            0
+        );
+        let map = [("name", "patrol"), ("point0", "TopMost")];
+        assert_eq!(cam.cgi("ptzSetCruiseMap", &map).await.code, 0);
+        let got = cam
+            .cgi("getCruisePrePointLingerTime", &[("name", "patrol")])
+            .await;
+        assert_eq!(field(&got.reply, "time6"), "60");
+        // Out of range changes nothing.
+        let bad = [("name", "Vertical"), ("time7", "3601")];
+        assert_eq!(cam.cgi("setCruisePrePointLingerTime", &bad).await.code, -1);
+        let got = cam
+            .cgi("getCruisePrePointLingerTime", &[("name", "Vertical")])
+            .await;
+        assert_eq!(field(&got.reply, "time7"), "7");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn test_self_test_preset_none_appointed_is_the_empty_name_both_ways() {
+        let cam = SimCamera::start().await;
+        let got = cam.cgi("getPTZPrePointForSelfTest", &[]).await;
+        assert_eq!((got.code, field(&got.reply, "name")), (0, String::new()));
+        assert_eq!(
+            cam.cgi("setPTZPrePointForSelfTest", &[("name", "TopMost")])
+                .await
+                .code,
+            0
+        );
+        let got = cam.cgi("getPTZPrePointForSelfTest", &[]).await;
+        assert_eq!(field(&got.reply, "name"), "TopMost");
+        assert_eq!(
+            cam.cgi("setPTZPrePointForSelfTest", &[("name", "nowhere")])
+                .await
+                .code,
+            -4
+        );
+        assert_eq!(
+            cam.cgi("setPTZPrePointForSelfTest", &[("name", "bad/name")])
+                .await
+                .code,
+            -1
+        );
+        assert_eq!(cam.cgi("setPTZPrePointForSelfTest", &[]).await.code, -1);
+        let got = cam.cgi("getPTZPrePointForSelfTest", &[]).await;
+        assert_eq!(field(&got.reply, "name"), "TopMost");
+        assert_eq!(
+            cam.cgi("setPTZPrePointForSelfTest", &[("name", "")])
+                .await
+                .code,
+            0
+        );
+        let got = cam.cgi("getPTZPrePointForSelfTest", &[]).await;
+        assert_eq!(field(&got.reply, "name"), "");
+    }
 }

@@ -509,7 +509,9 @@ mod tests {
             "factory state:\n{}",
             failures.join("\n")
         );
-        assert!(checked > 40, "{checked} pairs");
+        // Fewer without a motor controller: the PTZ chapter answers -4 there.
+        let motor = cam.ctx.hal.ptz.is_some();
+        assert!(checked > if motor { 40 } else { 30 }, "{checked} pairs");
         let (mut changed, mut refused) = (0, Vec::new());
         for (setter, _) in &pairs {
             if ROUND_TRIP_EXCEPTIONS
@@ -527,6 +529,9 @@ mod tests {
                 .collect();
             let params: Vec<(&str, &str)> = values.iter().map(|(k, v)| (*k, v.as_str())).collect();
             let outcome = cam.cgi(setter.name, &params).await;
+            if refused_for_want_of_a_motor(&cam, setter, outcome.code) {
+                continue;
+            }
             if outcome.code == 0 {
                 changed += 1;
             } else {
@@ -537,7 +542,7 @@ mod tests {
             }
         }
         assert!(refused.is_empty(), "{}", refused.join("\n"));
-        assert!(changed > 30, "{changed} setters");
+        assert!(changed > if motor { 30 } else { 20 }, "{changed} setters");
         let (failures, _) = round_trip(&cam, &pairs).await;
         assert!(
             failures.is_empty(),
@@ -571,6 +576,17 @@ mod tests {
         ),
     ];
 
+    /// Whether `cmd` answered -4 because the camera has no motor controller (the simulated
+    /// board under qemu-user, where its pty cannot be configured): the PTZ chapter, RS485
+    /// included, is then refused as the guide says, and the checks skip it.
+    fn refused_for_want_of_a_motor(
+        cam: &crate::daemon::testing::SimCamera,
+        cmd: &Command,
+        code: i32,
+    ) -> bool {
+        code == -4 && cam.ctx.hal.ptz.is_none() && cmd.spec().section == "PTZ"
+    }
+
     /// Runs every pair once: the getter, the setter given what it answered, the getter again.
     /// Failures (one line each) and the number of pairs checked.
     async fn round_trip(
@@ -599,6 +615,9 @@ mod tests {
             };
             let pair = format!("{} -> {}", getter.name, setter.name);
             let before = cam.cgi(getter.name, args).await;
+            if refused_for_want_of_a_motor(cam, getter, before.code) {
+                continue;
+            }
             if before.code != 0 {
                 failures.push(format!("{pair}: {} answers {}", getter.name, before.code));
                 continue;
@@ -623,6 +642,9 @@ mod tests {
                 }
             }
             let set = cam.cgi(setter.name, &sent).await;
+            if refused_for_want_of_a_motor(cam, setter, set.code) {
+                continue;
+            }
             if set.code != 0 {
                 failures.push(format!(
                     "{pair}: {} {sent:?} answers {}",
@@ -750,6 +772,9 @@ mod tests {
                 None,
             )
             .await;
+            if refused_for_want_of_a_motor(&cam, decl, outcome.code) {
+                continue;
+            }
             let read = log.keys_read();
             let unread: Vec<&str> = spec
                 .params
@@ -772,6 +797,7 @@ mod tests {
             checked += 1;
         }
         assert!(failures.is_empty(), "{}", failures.join("\n"));
-        assert!(checked > 50, "{checked} commands");
+        let floor = if cam.ctx.hal.ptz.is_some() { 50 } else { 30 };
+        assert!(checked > floor, "{checked} commands");
     }
 }

@@ -16,6 +16,7 @@
 //! replies are decoded from wpa_supplicant's printf escaping. Keys never reach a log: request
 //! lines are logged with the value of `psk` and `wep_key*` replaced.
 
+use std::fmt::Write as _;
 use std::io;
 use std::net::Shutdown;
 use std::os::unix::net::UnixDatagram;
@@ -149,7 +150,11 @@ pub fn ssid_value(ssid: &str) -> String {
     if plain {
         format!("\"{ssid}\"")
     } else {
-        ssid.bytes().map(|b| format!("{b:02x}")).collect()
+        let mut hex = String::with_capacity(ssid.len() * 2);
+        for byte in ssid.bytes() {
+            let _ = write!(hex, "{byte:02x}");
+        }
+        hex
     }
 }
 

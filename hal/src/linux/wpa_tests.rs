@@ -65,7 +65,7 @@ fn printf_encode(bytes: &[u8]) -> String {
 fn config_string(value: &str) -> Option<Vec<u8>> {
     if let Some(rest) = value.strip_prefix('"') {
         let end = rest.rfind('"')?;
-        return (end == rest.len() - 1).then(|| rest[..end].as_bytes().to_vec());
+        return (end == rest.len() - 1).then(|| rest.as_bytes()[..end].to_vec());
     }
     if value.len() % 2 != 0 {
         return None;
@@ -565,4 +565,71 @@ fn test_replies_decode_and_requests_encode_like_wpa_supplicant() {
         Some("a\"b".into())
     );
     assert_eq!(completed_ssid("wpa_state=SCANNING\n"), None);
+}
+
+/// Debian's wpa_supplicant itself, with its wired driver on the loopback interface (no radio
+/// needed): the real parser takes every value the backend sends (and refuses the key it must),
+/// replies and events reach the abstract client address, and an open network completes.
+#[test]
+#[ignore = "needs Debian's wpa_supplicant (apt-get install wpasupplicant) and root; run with --ignored"]
+fn test_real_wpa_supplicant_takes_what_the_backend_sends() {
+    struct Running(std::process::Child);
+    impl Drop for Running {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let ctrl = dir.path().join("ctrl");
+    let _daemon = Running(
+        std::process::Command::new("/usr/sbin/wpa_supplicant")
+            .args(["-D", "wired", "-i", "lo", "-C"])
+            .arg(&ctrl)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("wpa_supplicant installed"),
+    );
+    let socket = ctrl.join("lo");
+    eventually("wpa_supplicant's socket", || socket.exists().then_some(()));
+    let wifi = WpaWifi::new(socket).unwrap();
+    eventually("attached", || {
+        lock(&wifi.shared.events).attached.then_some(())
+    });
+
+    wifi.join(&WifiJoin {
+        ssid: "Café \"Q\"".into(),
+        security: Security::Wpa2,
+        key: "pass \"word\" \\ x".into(),
+    })
+    .unwrap();
+    let ours = wifi.ours().unwrap();
+    assert_eq!(ours.len(), 1);
+    assert_eq!(
+        wifi.request(&format!("GET_NETWORK {} ssid", ours[0]))
+            .unwrap(),
+        "436166c3a920225122"
+    );
+
+    let err = wifi
+        .join(&WifiJoin {
+            ssid: "Home".into(),
+            security: Security::Wpa2,
+            key: "short".into(),
+        })
+        .unwrap_err();
+    assert!(err.to_string().contains("psk [hidden]"), "{err}");
+    assert!(wifi.ours().unwrap().is_empty(), "nothing left half-made");
+
+    wifi.join(&WifiJoin {
+        ssid: "Cafe".into(),
+        security: Security::Open,
+        key: String::new(),
+    })
+    .unwrap();
+    assert_eq!(eventually("completed", || connected_to(&wifi)), "Cafe");
+    wifi.leave().unwrap();
+    assert_eq!(wifi.state().unwrap(), WifiState::Disconnected);
+    assert!(wifi.ours().unwrap().is_empty());
 }

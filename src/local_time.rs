@@ -59,7 +59,10 @@ impl LocalClock {
         Ok(unix - unix_of(SystemTime::now()))
     }
 
-    /// At start-up: a manual time source re-applies its persisted offset to the clock.
+    /// At start-up: a manual time source re-applies its persisted offset to the clock. Where
+    /// that set the system clock itself (a real board with CAP_SYS_TIME), the clock no longer
+    /// runs ahead of the system clock and the stored offset becomes 0, so the next start does
+    /// not add it again.
     pub fn restore(&self) {
         let time = self.settings.snapshot().time.clone();
         if time.source != 1 || time.manual_offset == 0 {
@@ -69,7 +72,16 @@ impl LocalClock {
         let when = UNIX_EPOCH + Duration::from_secs(unix.max(0) as u64);
         match self.clock.set(when) {
             Ok(()) => tracing::info!(offset = time.manual_offset, "manual time restored"),
-            Err(err) => tracing::warn!(%err, "manual time could not be restored"),
+            Err(err) => {
+                tracing::warn!(%err, "manual time could not be restored");
+                return;
+            }
+        }
+        let ahead = unix_of(self.clock.now()) - unix_of(SystemTime::now());
+        if ahead.abs() < 2 {
+            if let Err(err) = self.settings.write("time", &[("manualOffset", "0")]) {
+                tracing::warn!(%err, "could not store the manual offset");
+            }
         }
     }
 }
@@ -129,6 +141,52 @@ mod tests {
         assert!((unix_of(clock.now()) - target).abs() > 1000);
         fresh.restore();
         assert!((fresh.unix_now() - target).abs() < 5);
+    }
+
+    /// A clock like a real board's with CAP_SYS_TIME: setting it sets the system clock (here
+    /// only recorded, the host clock is left alone), so it never runs ahead of the system.
+    #[derive(Default)]
+    struct SystemSetter(std::sync::Mutex<Vec<SystemTime>>);
+
+    impl Clock for SystemSetter {
+        fn now(&self) -> SystemTime {
+            SystemTime::now()
+        }
+        fn set(&self, to: SystemTime) -> HalResult<()> {
+            self.0.lock().unwrap().push(to);
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn test_a_restored_offset_that_set_the_system_clock_is_not_added_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let (settings, _, _) = service(dir.path());
+        settings
+            .write("time", &[("timeSource", "1"), ("manualOffset", "86400")])
+            .unwrap();
+        let clock = Arc::new(SystemSetter::default());
+        let local = LocalClock::new(clock.clone(), settings.clone());
+        local.restore();
+        let set = clock.0.lock().unwrap().clone();
+        assert_eq!(set.len(), 1);
+        assert!((unix_of(set[0]) - unix_of(SystemTime::now()) - 86400).abs() < 5);
+        assert_eq!(settings.snapshot().time.manual_offset, 0);
+        local.restore();
+        assert_eq!(
+            clock.0.lock().unwrap().len(),
+            1,
+            "nothing to add at the next start"
+        );
+
+        // An offset clock keeps running ahead: its offset stays stored.
+        settings
+            .write("time", &[("manualOffset", "86400")])
+            .unwrap();
+        let (fresh, offset_local, offset_clock) = service(dir.path());
+        offset_local.restore();
+        assert!((unix_of(offset_clock.now()) - unix_of(SystemTime::now()) - 86400).abs() < 5);
+        assert_eq!(fresh.snapshot().time.manual_offset, 86400);
     }
 
     #[test]

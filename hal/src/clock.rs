@@ -21,6 +21,13 @@ pub struct OffsetClock {
     offset: Mutex<i64>,
 }
 
+impl OffsetClock {
+    /// Back to the system time (no offset).
+    pub fn reset(&self) {
+        *self.offset.lock().unwrap_or_else(|e| e.into_inner()) = 0;
+    }
+}
+
 impl Clock for OffsetClock {
     fn now(&self) -> SystemTime {
         let offset = *self.offset.lock().unwrap_or_else(|e| e.into_inner());

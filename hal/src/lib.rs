@@ -6,7 +6,8 @@
 //!
 //! Backends:
 //! - [`sim`]: the simulated board, always compiled, selected at run time by a board file;
-//! - `linux` (feature `linux`): V4L2, GPIO character devices and serial ports.
+//! - `linux` (feature `linux`): V4L2, GPIO character devices, serial ports, rtnetlink,
+//!   wpa_supplicant, pppd and the system clock.
 //!
 //! [`Hal::open`] turns a [`board::BoardSpec`] into a [`Hal`] bundle. A role the board does not
 //! have is `None`; the daemon answers commands that need it with "execute fail".

@@ -2,7 +2,8 @@
 //! asked by SNTP at start-up, then every [`SYNC_INTERVAL`] (every [`RETRY_INTERVAL`] after a
 //! failure) and at once when the time settings change (the loop looks at the typed settings
 //! every [`WATCH_INTERVAL`]). The offset it gives moves the HAL clock (the simulated board's
-//! own clock; on real boards the board's clock role); ntpState (getDevState) reports 0 while
+//! own clock; on Linux boards the system clock, or the daemon's own offset where it may not
+//! set that); ntpState (getDevState) reports 0 while
 //! time is manual, 1 after a successful update, 2 after a failed one. Built from the HAL
 //! clock, the settings and the device state.
 //!

@@ -4,8 +4,9 @@
 //!
 //! Backends: [`sim`] (a simulated LAN with a DHCP server, a gateway, a radio environment of a
 //! few access points and a PPPoE access concentrator, all from the board file), and the Linux
-//! backend (`linux::net`: netlink for addresses and routes, resolv.conf, the board's DHCP
-//! client, wpa_supplicant's control socket, pppd), each started with argument vectors only.
+//! backends (`linux::net`: netlink for addresses and routes, resolv.conf, the board's DHCP
+//! client; `linux::wpa`: wpa_supplicant's control socket; `linux::pppd`: pppd), programs
+//! started with argument vectors only.
 
 pub mod sim;
 pub mod spec;

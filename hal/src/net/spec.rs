@@ -19,13 +19,11 @@ pub struct NetworkSpec {
     /// resolv.conf the backend writes for static DNS (default /etc/resolv.conf).
     pub resolv_conf: Option<PathBuf>,
     /// wpa_supplicant's control socket for the Wi-Fi interface (e.g.
-    /// /var/run/wpa_supplicant/wlan0). Without it the board has no Wi-Fi role.
+    /// /run/wpa_supplicant/wlan0). Without it the board has no Wi-Fi role.
     pub wpa_control: Option<PathBuf>,
-    /// pppd's argument vector before the account (e.g. ["pppd", "plugin", "rp-pppoe.so",
-    /// "eth0", "noauth", "defaultroute", "nodetach"]); `user NAME` and the password file are
-    /// appended. Without it the board has no PPPoE role.
+    /// PPPoE through pppd (Linux). Without it the board has no PPPoE role.
     #[serde(default)]
-    pub pppd: Vec<String>,
+    pub pppoe: Option<PppoeSpec>,
     /// Seconds a new IP or Wi-Fi setting gets to work before the last working one returns.
     #[serde(default = "default_apply_timeout")]
     pub apply_timeout_secs: u32,
@@ -38,6 +36,45 @@ pub struct NetworkSpec {
     /// Where UPnP searches for the gateway.
     #[serde(default)]
     pub upnp: UpnpSpec,
+}
+
+/// `[network.pppoe]`: how pppd is started. The argument vector is `PPPD plugin PLUGIN
+/// INTERFACE unit UNIT nodetach OPTIONS... file ACCOUNT_FILE`, without a shell; the account
+/// (`user`, `password`) is only in ACCOUNT_FILE, mode 0600 in a 0700 runtime directory.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PppoeSpec {
+    /// pppd's path.
+    #[serde(default = "default_pppd")]
+    pub pppd: PathBuf,
+    /// The Ethernet interface the PPPoE session runs over (default: `[network] interface`).
+    pub interface: Option<String>,
+    /// The PPPoE plugin pppd loads.
+    #[serde(default = "default_pppoe_plugin")]
+    pub plugin: String,
+    /// The ppp unit: the session's interface is pppUNIT.
+    #[serde(default)]
+    pub unit: u32,
+    /// Further pppd options, in order.
+    #[serde(default = "default_pppd_options")]
+    pub options: Vec<String>,
+    /// Where the account file goes (default: `run` in the data directory). Relative paths are
+    /// relative to the data directory.
+    pub runtime_dir: Option<PathBuf>,
+}
+
+fn default_pppd() -> PathBuf {
+    "/usr/sbin/pppd".into()
+}
+
+fn default_pppoe_plugin() -> String {
+    "rp-pppoe.so".into()
+}
+
+fn default_pppd_options() -> Vec<String> {
+    ["noauth", "defaultroute", "noipdefault", "hide-password"]
+        .map(String::from)
+        .to_vec()
 }
 
 /// `[network.upnp]`.

@@ -11,7 +11,7 @@ fn layer(module: &str) -> Option<u8> {
     let top = module.split("::").next().unwrap_or("");
     Some(match top {
         "motion" | "civil_time" | "firmware" | "multipart" | "systemd" | "ir_auto" | "selftest"
-        | "heartbeat" => 0,
+        | "log_limit" | "heartbeat" => 0,
         "settings" | "local_time" | "store" | "state" | "listener" => 1,
         "media" | "streams" | "alarm" | "recorder" | "ir" | "ptz" | "accounts" | "net" => 2,
         "cgi" => 3,

@@ -14,6 +14,7 @@ use super::query::Query;
 use super::reply::{Fields, Reply};
 use super::table;
 use crate::accounts::{AuthFailure, User};
+use crate::log_limit::limited;
 
 /// Longest a command may run before the caller gets -5.
 pub const COMMAND_DEADLINE: Duration = Duration::from_secs(20);
@@ -47,11 +48,11 @@ pub async fn dispatch(
     upload: Option<std::path::PathBuf>,
 ) -> Outcome {
     let Some(name) = query.cmd() else {
-        tracing::debug!(%peer, "request without cmd");
+        limited!(debug, "request without cmd", %peer, "request without cmd");
         return Outcome::error(&CgiError::Format("missing cmd".into()), None);
     };
     let Some((command, spec)) = table::find(name) else {
-        tracing::debug!(%peer, cmd = %name.chars().take(40).collect::<String>(), "unknown command");
+        limited!(debug, "unknown command", %peer, cmd = %name.chars().take(40).collect::<String>(), "unknown command");
         return Outcome::error(&CgiError::Format("unknown command".into()), None);
     };
     let task = tokio::task::spawn_blocking(move || {
@@ -66,9 +67,13 @@ pub async fn dispatch(
         },
         Ok(Ok((Err(err), _))) => {
             match &err {
-                CgiError::Format(why) => tracing::debug!(cmd = spec.name, %peer, %why, "rejected"),
+                CgiError::Format(why) => {
+                    limited!(debug, "rejected", cmd = spec.name, %peer, %why, "rejected")
+                }
                 CgiError::Auth | CgiError::Denied => {}
-                other => tracing::warn!(cmd = spec.name, %peer, error = %other, "command failed"),
+                other => {
+                    limited!(warn, "command failed", cmd = spec.name, %peer, error = %other, "command failed")
+                }
             }
             Outcome::error(&err, Some(spec.name))
         }
@@ -80,7 +85,12 @@ pub async fn dispatch(
             )
         }
         Err(_) => {
-            tracing::warn!(cmd = spec.name, "command deadline passed");
+            limited!(
+                warn,
+                "command deadline",
+                cmd = spec.name,
+                "command deadline passed"
+            );
             Outcome::error(&CgiError::Timeout("deadline".into()), Some(spec.name))
         }
     }
@@ -107,14 +117,19 @@ fn run(
     };
     if let Some(user) = &user {
         if user.privilege < command.privilege() {
-            tracing::info!(cmd = spec.name, user = %user.name, "privilege too low");
+            limited!(info, "privilege too low", cmd = spec.name, user = %user.name, "privilege too low");
             return Err(CgiError::Denied);
         }
         if ctx.hal.board.capabilities.setup_mode
             && !command.setup_mode
             && ctx.accounts.factory_password_in_use(&ctx.store)
         {
-            tracing::info!(cmd = spec.name, "setup mode: set the admin password first");
+            limited!(
+                info,
+                "setup mode",
+                cmd = spec.name,
+                "setup mode: set the admin password first"
+            );
             return Err(CgiError::Denied);
         }
     }
@@ -154,7 +169,7 @@ pub fn authenticate(ctx: &Context, query: &Query, peer: IpAddr) -> CgiResult<Use
         other => other,
     };
     result.map_err(|failure| {
-        tracing::info!(%peer, ?failure, "authentication failed");
+        limited!(info, "authentication failed", %peer, ?failure, "authentication failed");
         CgiError::Auth
     })
 }

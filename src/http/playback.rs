@@ -111,7 +111,7 @@ pub async fn serve(
         recorder.segment_file(&name).map_err(|err| match err {
             RecordError::NotFound => CgiError::Exec("no such recording".into()),
             other => {
-                tracing::info!(%other, "recording download refused");
+                crate::log_limit::limited!(info, "recording download refused", %other, "recording download refused");
                 CgiError::Exec(other.to_string())
             }
         })

@@ -23,6 +23,7 @@ use crate::cgi::catalogue::Privilege;
 use crate::cgi::query::Query;
 use crate::cgi::reply::Reply;
 use crate::cgi::{self, Context, Outcome};
+use crate::log_limit::limited;
 
 /// Largest POST body (importConfig, fwUpgrade).
 pub const MAX_UPLOAD_BYTES: usize = 32 * 1024 * 1024;
@@ -106,7 +107,7 @@ where
             cgi::dispatch(ctx.clone(), query, peer.ip(), upload_path).await
         }
         Err(err) => {
-            tracing::debug!(peer = %peer.ip(), why = err.0, "query rejected");
+            limited!(debug, "query rejected", peer = %peer.ip(), why = err.0, "query rejected");
             Outcome {
                 code: -1,
                 reply: Reply::ok(),
@@ -261,31 +262,53 @@ where
         return Err(refuse(-3));
     }
     let Some(boundary) = crate::multipart::FieldExtractor::boundary(content_type) else {
-        tracing::info!(cmd = spec.name, "upload is not multipart/form-data");
+        limited!(
+            info,
+            "upload not multipart",
+            cmd = spec.name,
+            "upload is not multipart/form-data"
+        );
         return Err(refuse(-1));
     };
     let mut extractor = crate::multipart::FieldExtractor::new(boundary, field);
     let file = TempFile::create(&ctx.data_dir).map_err(|err| {
-        tracing::warn!(%err, "cannot create upload file");
+        limited!(warn, "upload file", %err, "cannot create upload file");
         refuse(-4)
     })?;
     let mut writer = std::io::BufWriter::new(file.reopen().map_err(|_| refuse(-4))?);
     let mut body = Limited::new(body, MAX_UPLOAD_BYTES);
     while let Some(frame) = body.frame().await {
         let Ok(frame) = frame else {
-            tracing::info!(cmd = spec.name, "upload too large or broken off");
+            limited!(
+                info,
+                "upload too large",
+                cmd = spec.name,
+                "upload too large or broken off"
+            );
             return Err(plain(StatusCode::PAYLOAD_TOO_LARGE, "upload too large\n"));
         };
         if let Ok(data) = frame.into_data() {
             // Small synchronous writes to a local file: cheaper than a blocking hand-off per chunk.
             if let Err(err) = extractor.feed(&data, &mut writer) {
-                tracing::info!(cmd = spec.name, ?err, "upload refused");
+                limited!(
+                    info,
+                    "upload refused",
+                    cmd = spec.name,
+                    ?err,
+                    "upload refused"
+                );
                 return Err(refuse(-1));
             }
         }
     }
     if !matches!(extractor.finish(), Ok(true)) {
-        tracing::info!(cmd = spec.name, field, "upload has no complete file field");
+        limited!(
+            info,
+            "upload incomplete",
+            cmd = spec.name,
+            field,
+            "upload has no complete file field"
+        );
         return Err(refuse(-1));
     }
     use std::io::Write as _;

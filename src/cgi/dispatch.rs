@@ -31,6 +31,12 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// A refusal before any command ran (the HTTP layer's: a query that does not parse, an
+    /// upload refused before its body is read): the error's code, an empty reply.
+    pub fn refused(err: &CgiError) -> Outcome {
+        Outcome::error(err, None)
+    }
+
     fn error(err: &CgiError, command: Option<&'static str>) -> Outcome {
         Outcome {
             code: err.code(),

@@ -17,7 +17,7 @@ use http_body_util::{BodyExt, Limited};
 use hyper::header::CONTENT_TYPE;
 use hyper::{Method, Request, Response, StatusCode};
 
-use super::render::{Body, bytes_response, full, mjpeg_response, plain, render};
+use super::render::{Body, bytes_response, download_refused, full, mjpeg_response, plain, render};
 use super::upload::TempFile;
 use crate::cgi::catalogue::Privilege;
 use crate::cgi::query::Query;
@@ -108,11 +108,7 @@ where
         }
         Err(err) => {
             limited!(debug, "query rejected", peer = %peer.ip(), why = err.0, "query rejected");
-            Outcome {
-                code: -1,
-                reply: Reply::ok(),
-                command: None,
-            }
+            Outcome::refused(&cgi::CgiError::Format(err.0.to_string()))
         }
     };
     drop(upload);
@@ -148,9 +144,8 @@ async fn authenticated_get(
     .await;
     match result {
         Ok(Ok(bytes)) => bytes_response(bytes, content_type),
-        Ok(Err(cgi::CgiError::Auth)) => plain(StatusCode::UNAUTHORIZED, "credentials needed\n"),
-        Ok(Err(cgi::CgiError::Denied)) => plain(StatusCode::FORBIDDEN, "not allowed\n"),
-        _ => plain(StatusCode::NOT_FOUND, "not found\n"),
+        Ok(Err(err)) => download_refused(&err),
+        Err(_) => download_refused(&cgi::CgiError::Unknown("download panicked".into())),
     }
 }
 
@@ -233,18 +228,14 @@ where
     B: hyper::body::Body<Data = Bytes> + Unpin,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    let refuse = |code: i32| {
-        render(Outcome {
-            code,
-            reply: Reply::ok(),
-            command: None,
-        })
-    };
+    use cgi::CgiError;
+    let refuse = |err: CgiError| render(Outcome::refused(&err));
+    let format = |why: &str| refuse(CgiError::Format(why.into()));
     let Ok(parsed) = Query::parse(query) else {
-        return Err(refuse(-1));
+        return Err(format("query does not parse"));
     };
     let Some((command, spec)) = parsed.cmd().and_then(cgi::table::find) else {
-        return Err(refuse(-1));
+        return Err(format("unknown command"));
     };
     let Some(field) = command.upload else {
         return Err(plain(
@@ -256,10 +247,10 @@ where
     let user =
         tokio::task::spawn_blocking(move || cgi::authenticate(&auth_ctx, &parsed, peer.ip()))
             .await
-            .map_err(|_| refuse(-7))?
-            .map_err(|e| refuse(e.code()))?;
+            .map_err(|_| refuse(CgiError::Unknown("authentication panicked".into())))?
+            .map_err(refuse)?;
     if user.privilege < command.privilege() {
-        return Err(refuse(-3));
+        return Err(refuse(CgiError::Denied));
     }
     let Some(boundary) = crate::multipart::FieldExtractor::boundary(content_type) else {
         limited!(
@@ -268,14 +259,17 @@ where
             cmd = spec.name,
             "upload is not multipart/form-data"
         );
-        return Err(refuse(-1));
+        return Err(format("not multipart/form-data"));
     };
     let mut extractor = crate::multipart::FieldExtractor::new(boundary, field);
     let file = TempFile::create(&ctx.data_dir).map_err(|err| {
         limited!(warn, "upload file", %err, "cannot create upload file");
-        refuse(-4)
+        refuse(CgiError::Exec("cannot create the upload file".into()))
     })?;
-    let mut writer = std::io::BufWriter::new(file.reopen().map_err(|_| refuse(-4))?);
+    let mut writer = std::io::BufWriter::new(
+        file.reopen()
+            .map_err(|_| refuse(CgiError::Exec("cannot open the upload file".into())))?,
+    );
     let mut body = Limited::new(body, MAX_UPLOAD_BYTES);
     while let Some(frame) = body.frame().await {
         let Ok(frame) = frame else {
@@ -297,7 +291,7 @@ where
                     ?err,
                     "upload refused"
                 );
-                return Err(refuse(-1));
+                return Err(format("broken multipart body"));
             }
         }
     }
@@ -309,9 +303,11 @@ where
             field,
             "upload has no complete file field"
         );
-        return Err(refuse(-1));
+        return Err(format("no complete file field"));
     }
     use std::io::Write as _;
-    writer.flush().map_err(|_| refuse(-4))?;
+    writer
+        .flush()
+        .map_err(|_| refuse(CgiError::Exec("cannot write the upload file".into())))?;
     Ok(file)
 }

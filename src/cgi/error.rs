@@ -113,7 +113,7 @@ impl From<HalError> for CgiError {
 impl From<StoreError> for CgiError {
     fn from(err: StoreError) -> CgiError {
         match err {
-            StoreError::Busy => CgiError::Timeout(err.to_string()),
+            StoreError::Busy | StoreError::TimedOut => CgiError::Timeout(err.to_string()),
             other => CgiError::Exec(other.to_string()),
         }
     }
@@ -136,6 +136,7 @@ mod tests {
         for (err, code, status) in cases {
             assert_eq!((err.code(), err.download_status()), (code, status), "{err}");
         }
+        assert_eq!(CgiError::from(StoreError::TimedOut).code(), -5);
         assert_eq!(CgiError::from(StoreError::Busy).code(), -5);
     }
 

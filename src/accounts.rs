@@ -18,6 +18,7 @@ use blake2::digest::{KeyInit, Mac};
 use rand_core::{OsRng, RngCore};
 use subtle::ConstantTimeEq;
 
+use crate::log_limit::limited;
 use crate::store::{AccountRow, Store, StoreError};
 
 /// Most accounts the camera keeps (the stock firmware allows 8).
@@ -296,7 +297,7 @@ impl Accounts {
             let doublings = (entry.count - FREE_FAILURES).min(16);
             let lock = (FIRST_LOCKOUT * (1u32 << doublings)).min(MAX_LOCKOUT);
             entry.locked_until = Some(now + lock);
-            tracing::warn!(%peer, failures = entry.count, lock_secs = lock.as_secs(), "login lock-out");
+            limited!(warn, "login lock-out", %peer, failures = entry.count, lock_secs = lock.as_secs(), "login lock-out");
         }
     }
 

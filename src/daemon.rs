@@ -37,6 +37,30 @@ use crate::store::event_log::{EventLog, LogKind};
 use crate::streams::StreamHub;
 use crate::supervisor::Supervisor;
 
+/// The longest each watched loop may go without a heartbeat before the watchdog stops being
+/// fed (each loop's own wait is far shorter: see the comments where it beats).
+mod periods {
+    use std::time::Duration;
+    /// A frame at least every 2 s (the capture wait), or the sensor is wedged.
+    pub const CAPTURE: Duration = Duration::from_secs(15);
+    /// A frame wait of 0.5 s per turn, plus one software encode.
+    pub const ENCODER: Duration = Duration::from_secs(15);
+    /// Acting on one motion notice: linkage (mail and FTP run as background jobs).
+    pub const MOTION_ALARM: Duration = Duration::from_secs(60);
+    /// A 1 s wait per turn, 5 s after an input error.
+    pub const IO_ALARM: Duration = Duration::from_secs(30);
+    /// A 1 s wait per turn, plus closing a segment on a slow card.
+    pub const RECORDER: Duration = Duration::from_secs(60);
+    /// A 1 s wait per turn (2 s after a sensor error).
+    pub const IR: Duration = Duration::from_secs(30);
+    /// A move or preset call between two steps (at most a full travel and a settle).
+    pub const PTZ: Duration = Duration::from_secs(60);
+    /// A 0.5 s sleep per turn, plus one network attempt with its timeouts.
+    pub const NETWORK: Duration = Duration::from_secs(180);
+    /// A 1 s sleep per turn.
+    pub const RTSP_PORT: Duration = Duration::from_secs(30);
+}
+
 /// Start-up failure with a readable message.
 #[derive(Debug)]
 pub struct StartupError(pub String);
@@ -134,6 +158,7 @@ pub async fn start(options: &Options) -> Result<Started, StartupError> {
                 ir: ir.clone(),
                 state: state.clone(),
                 motion: motion_tx,
+                heartbeat: supervisor.heartbeat("capture", periods::CAPTURE),
             })
             .map_err(|e| spawn_err("capture", e))?;
             supervisor.thread("capture", thread);
@@ -147,6 +172,16 @@ pub async fn start(options: &Options) -> Result<Started, StartupError> {
         hal.h264.clone(),
         settings.clone(),
         tokio::runtime::Handle::current(),
+    );
+    supervisor.watch(
+        "encode-main",
+        streams.heartbeat(crate::streams::StreamId::Main),
+        periods::ENCODER,
+    );
+    supervisor.watch(
+        "encode-sub",
+        streams.heartbeat(crate::streams::StreamId::Sub),
+        periods::ENCODER,
     );
     let snapshot: Option<crate::alarm::SnapshotProvider> = media.clone().map(|media| {
         let provider: crate::alarm::SnapshotProvider = Arc::new(move || media.snapshot_jpeg().ok());
@@ -191,6 +226,9 @@ pub async fn start(options: &Options) -> Result<Started, StartupError> {
         (Some(motor), Ok(runtime)) => Some(crate::ptz::Ptz::new(motor.clone(), runtime)),
         _ => None,
     };
+    if let Some(ptz) = &ptz {
+        supervisor.watch("ptz", ptz.heartbeat(), periods::PTZ);
+    }
     // The listeners (layer 1 handle) and the network services over them and the HAL roles.
     let net = start_network(options, &settings, &hal)?;
     // Layer 3: the handlers' context.
@@ -312,7 +350,10 @@ impl Started {
             if ctx.media.is_some() {
                 let thread = ctx
                     .alarms
-                    .start_motion(notices)
+                    .start_motion(
+                        notices,
+                        supervisor.heartbeat("motion-alarm", periods::MOTION_ALARM),
+                    )
                     .map_err(|e| spawn_err("motion alarm", e))?;
                 supervisor.thread("motion-alarm", thread);
             }
@@ -322,45 +363,67 @@ impl Started {
             ctx.settings.clone(),
             ctx.state.clone(),
         );
-        supervisor.task("ntp", self.runtime.spawn(ntp.run()));
+        let beat = supervisor.heartbeat("ntp", periods::NETWORK);
+        supervisor.task("ntp", self.runtime.spawn(ntp.run(beat)));
         let ddns = crate::net::ddns::Ddns::new(
             ctx.settings.clone(),
             ctx.state.clone(),
             crate::net::ddns::Endpoints::of(&ctx.hal.board.network.ddns),
         );
-        supervisor.task("ddns", self.runtime.spawn(ddns.run()));
+        let beat = supervisor.heartbeat("ddns", periods::NETWORK);
+        supervisor.task("ddns", self.runtime.spawn(ddns.run(beat)));
         match crate::net::upnp::Upnp::new(
             ctx.settings.clone(),
             ctx.state.clone(),
             &ctx.hal.board.network.upnp,
         ) {
             Ok(upnp) => {
-                supervisor.task("upnp", self.runtime.spawn(upnp.clone().run()));
+                let beat = supervisor.heartbeat("upnp", periods::NETWORK);
+                supervisor.task("upnp", self.runtime.spawn(upnp.clone().run(beat)));
                 self.upnp = Some(upnp);
             }
             Err(why) => tracing::warn!(%why, "UPnP is off"),
         }
-        if let Some(thread) = ctx
-            .alarms
-            .start_io_alarm(ctx.hal.alarm_in.clone())
-            .map_err(|e| spawn_err("IO alarm", e))?
-        {
-            supervisor.thread("io-alarm", thread);
+        if ctx.hal.alarm_in.is_some() {
+            let beat = supervisor.heartbeat("io-alarm", periods::IO_ALARM);
+            if let Some(thread) = ctx
+                .alarms
+                .start_io_alarm(ctx.hal.alarm_in.clone(), beat)
+                .map_err(|e| spawn_err("IO alarm", e))?
+            {
+                supervisor.thread("io-alarm", thread);
+            }
+        } else {
+            // Logs that the IO alarm is off.
+            let _ = ctx.alarms.start_io_alarm(None, Default::default());
         }
         if let Some(job) = self.recorder_loop.take() {
-            let thread = job.spawn().map_err(|e| spawn_err("recorder", e))?;
+            let beat = supervisor.heartbeat("recorder", periods::RECORDER);
+            let thread = job.spawn(beat).map_err(|e| spawn_err("recorder", e))?;
             supervisor.thread("recorder", thread);
         }
-        if let Some(thread) = ctx
-            .ir
-            .start(
+        if ctx.hal.ir_led.is_some() {
+            let beat = supervisor.heartbeat("ir-led", periods::IR);
+            if let Some(thread) = ctx
+                .ir
+                .start(
+                    ctx.settings.clone(),
+                    ctx.clock.clone(),
+                    ctx.hal.light_sensor.clone(),
+                    beat,
+                )
+                .map_err(|e| spawn_err("IR LED", e))?
+            {
+                supervisor.thread("ir-led", thread);
+            }
+        } else {
+            // Logs that the IR controller is off.
+            let _ = ctx.ir.start(
                 ctx.settings.clone(),
                 ctx.clock.clone(),
-                ctx.hal.light_sensor.clone(),
-            )
-            .map_err(|e| spawn_err("IR LED", e))?
-        {
-            supervisor.thread("ir-led", thread);
+                None,
+                Default::default(),
+            );
         }
         Ok(())
     }
@@ -435,7 +498,6 @@ pub async fn run(options: Options) -> Result<Exit, StartupError> {
         }
         if let Some(interval) = crate::systemd::watchdog_interval() {
             let feeder = tokio::spawn(feed_watchdog(
-                ctx.clone(),
                 supervisor.clone(),
                 notifier.clone(),
                 interval,
@@ -506,7 +568,8 @@ pub fn start_rtsp(
             }
         }
     }
-    let follower = tokio::spawn(follow_media_port(ctx.clone(), rtsp.clone(), own_port));
+    let beat = supervisor.heartbeat("rtsp-port", periods::RTSP_PORT);
+    let follower = tokio::spawn(follow_media_port(ctx.clone(), rtsp.clone(), own_port, beat));
     supervisor.task("rtsp-port", follower);
     rtsp
 }
@@ -520,9 +583,11 @@ async fn follow_media_port(
     ctx: Arc<Context>,
     server: crate::rtsp::RtspServer,
     own_port: Option<u16>,
+    heartbeat: crate::heartbeat::Heartbeat,
 ) {
     let mut seen = None;
     loop {
+        heartbeat.beat();
         if let Some(snapshot) = ctx.settings.changed(&mut seen) {
             server.set_on_web_port(rtsp_on_web_port(own_port, &snapshot.ports));
         }
@@ -542,33 +607,34 @@ fn probe_address(bound: SocketAddr) -> SocketAddr {
     SocketAddr::new(ip, bound.port())
 }
 
-/// Feeds the systemd watchdog only while the capture loop delivers frames and the HTTP server
-/// answers a request of its own, so a wedged sensor or server gets the daemon restarted.
+/// Feeds the systemd watchdog only while every watched loop (capture, encoders, alarms, IR,
+/// PTZ, recorder, network services: [`Supervisor::stalled`]) has beaten within its period
+/// and the HTTP server answers a request of its own, so a wedged loop or server gets the
+/// daemon restarted. The accept loops of the servers wait for clients and are not watched:
+/// the request to the web port stands for them.
 async fn feed_watchdog(
-    ctx: Arc<Context>,
-    _supervisor: Arc<Supervisor>,
+    supervisor: Arc<Supervisor>,
     notifier: Arc<crate::systemd::Notifier>,
     interval: Duration,
     listeners: Arc<Listeners>,
 ) {
-    let mut last_frames = None;
     loop {
         tokio::time::sleep(interval / 2).await;
-        let frames = ctx
-            .media
-            .as_ref()
-            .map(|m| m.frames.load(std::sync::atomic::Ordering::Relaxed));
-        let capture_ok = frames.is_none() || frames != last_frames;
-        last_frames = frames;
+        let stalled = supervisor.stalled();
         // The web port may have moved (setPortInfo): probe where it is now.
         let http_ok = match listeners.local_addr(Role::Web) {
             Some(bound) => http_probe(probe_address(bound)).await,
             None => false,
         };
-        if capture_ok && http_ok {
+        if stalled.is_empty() && http_ok {
             let _ = notifier.watchdog();
         } else {
-            tracing::warn!(capture_ok, http_ok, "not feeding the watchdog");
+            let stalled: Vec<String> = stalled.iter().map(ToString::to_string).collect();
+            tracing::warn!(
+                stalled = %stalled.join(", "),
+                http_ok,
+                "not feeding the watchdog"
+            );
         }
     }
 }

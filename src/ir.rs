@@ -25,6 +25,7 @@ use std::time::{Duration, Instant};
 use ipcamd_hal::gpio::{InputLine, OutputLine};
 use ipcamd_hal::{HalError, HalErrorKind, HalResult};
 
+use crate::heartbeat::Heartbeat;
 use crate::ir_auto::{DayNight, IR_SCHEDULE_FIELDS, IrAuto, IrAutoParams, IrSchedule, LightSample};
 use crate::local_time::LocalClock;
 use crate::settings::Settings;
@@ -254,6 +255,7 @@ impl IrController {
         settings: Arc<Settings>,
         clock: Arc<LocalClock>,
         sensor: Option<Arc<dyn InputLine>>,
+        heartbeat: Heartbeat,
     ) -> std::io::Result<Option<std::thread::JoinHandle<()>>> {
         if self.ir_led.is_none() {
             tracing::info!("no IR LED on this board: IR controller off");
@@ -262,7 +264,7 @@ impl IrController {
         let weak = Arc::downgrade(self);
         std::thread::Builder::new()
             .name("ir-led".into())
-            .spawn(move || run(&weak, &settings, &clock, sensor.as_deref()))
+            .spawn(move || run(&weak, &settings, &clock, sensor.as_deref(), &heartbeat))
             .map(Some)
     }
 }
@@ -272,8 +274,11 @@ fn run(
     settings: &Settings,
     clock: &LocalClock,
     sensor: Option<&dyn InputLine>,
+    heartbeat: &Heartbeat,
 ) {
     loop {
+        // Every turn waits at most TICK (twice after a sensor error).
+        heartbeat.beat();
         let Some(controller) = controller.upgrade() else {
             return;
         };

@@ -11,7 +11,7 @@
 //! | L3 | [`cgi`]: command table, dispatch, error → wire map, handlers by guide chapter |
 //! | L2 | services: [`media`], [`streams`] (the encoded H.264 stream hub), [`alarm`], [`recorder`] (SD-card recording and its index), [`ir`], [`ptz`], [`accounts`], [`net`] (ports, firewall) |
 //! | L1 | [`settings`], [`local_time`], [`store`] (with the event log), [`state`], [`listener`] (sockets, admission gate, TLS: shared by every server) |
-//! | L0 | [`motion`], [`civil_time`], [`firmware`], [`multipart`], [`systemd`], [`ir_auto`], [`selftest`], the `ipcamd-hal` crate |
+//! | L0 | [`motion`], [`civil_time`], [`log_limit`] (rate limits for client-triggered log lines), [`heartbeat`] (loop progress for the watchdog), [`firmware`], [`multipart`], [`systemd`], [`ir_auto`], [`selftest`], the `ipcamd-hal` crate |
 // `deny`, not `forbid`: the one module with SIMD code (`motion::simd`) allows it for itself.
 #![deny(unsafe_code)]
 
@@ -21,11 +21,13 @@ pub mod cgi;
 pub mod civil_time;
 pub mod daemon;
 pub mod firmware;
+pub mod heartbeat;
 pub mod http;
 pub mod ir;
 pub mod ir_auto;
 pub mod listener;
 pub mod local_time;
+pub mod log_limit;
 pub mod media;
 pub mod motion;
 pub mod multipart;

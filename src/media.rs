@@ -25,6 +25,7 @@ use ipcamd_hal::video::pacing::FramePacer;
 use ipcamd_hal::video::{CaptureConfig, Encoder, Frame, PixelFormat, VideoSource, convert};
 use tokio::sync::{broadcast, mpsc, watch};
 
+use crate::heartbeat::Heartbeat;
 use crate::ir::IrController;
 use crate::local_time::{self, LocalClock};
 use crate::settings::sections::RESOLUTIONS;
@@ -164,6 +165,8 @@ pub struct MediaParts {
     pub state: Arc<DeviceState>,
     /// Where motion alarms go (the alarm service).
     pub motion: std::sync::mpsc::SyncSender<MotionNotice>,
+    /// Beaten once per captured frame (the supervisor's watch on the capture loop).
+    pub heartbeat: Heartbeat,
 }
 
 /// Handle on the running pipeline.
@@ -373,6 +376,7 @@ fn capture_loop(media: &std::sync::Weak<Media>) {
         let frame = Arc::new(frame);
         media.latest.send_replace(Some(frame.clone()));
         media.frames.fetch_add(1, Ordering::Release);
+        media.parts.heartbeat.beat();
         let viewed = media.viewers() > 0 && current.sub_is_mjpeg;
         if viewed && !sub_viewed {
             sub_pacer.reset();

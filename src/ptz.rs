@@ -17,6 +17,8 @@ use ipcamd_hal::ptz::{Direction, PanTilt, Parity, Protocol, PtzCommand, SerialSe
 use tokio::runtime::Handle;
 use tokio::task::AbortHandle;
 
+use crate::heartbeat::Heartbeat;
+
 /// Most presets, the four limit presets included.
 pub const MAX_PRESETS: usize = 16;
 /// Most cruise maps, the two default maps included.
@@ -85,16 +87,25 @@ pub struct Ptz {
     motor: Arc<dyn PanTilt>,
     runtime: Handle,
     job: Mutex<Option<AbortHandle>>,
+    heartbeat: Heartbeat,
 }
 
 impl Ptz {
     /// A runner over `motor`, spawning jobs on `runtime`.
     pub fn new(motor: Arc<dyn PanTilt>, runtime: Handle) -> Ptz {
+        let heartbeat = Heartbeat::new();
+        heartbeat.idle();
         Ptz {
             motor,
             runtime,
             job: Mutex::new(None),
+            heartbeat,
         }
+    }
+
+    /// The job runner's heartbeat (idle while no job runs), for the supervisor.
+    pub fn heartbeat(&self) -> &Heartbeat {
+        &self.heartbeat
     }
 
     /// The motor.
@@ -134,8 +145,11 @@ impl Ptz {
     pub fn start_job(&self, name: String, steps: Vec<Step>, limit: CruiseLimit) {
         self.cancel_job();
         let motor = self.motor.clone();
+        let heartbeat = self.heartbeat.clone();
         let task = self.runtime.spawn(async move {
-            run_steps(&*motor, &name, &steps, limit).await;
+            // Ended or aborted: idle.
+            let _idle = heartbeat.idle_on_drop();
+            run_steps(&*motor, &name, &steps, limit, &heartbeat).await;
         });
         *self.job.lock().unwrap_or_else(|e| e.into_inner()) = Some(task.abort_handle());
     }
@@ -150,7 +164,14 @@ async fn execute(motor: &dyn PanTilt, job: &str, command: PtzCommand) {
 }
 
 /// Runs the steps of a job.
-pub async fn run_steps(motor: &dyn PanTilt, name: &str, steps: &[Step], limit: CruiseLimit) {
+/// Beats `heartbeat` at every step; a linger (as long as the user set) counts as idle.
+pub async fn run_steps(
+    motor: &dyn PanTilt,
+    name: &str,
+    steps: &[Step],
+    limit: CruiseLimit,
+    heartbeat: &Heartbeat,
+) {
     let started = tokio::time::Instant::now();
     let mut pass = 0u32;
     if steps.is_empty() {
@@ -158,6 +179,7 @@ pub async fn run_steps(motor: &dyn PanTilt, name: &str, steps: &[Step], limit: C
     }
     loop {
         for step in steps {
+            heartbeat.beat();
             if let CruiseLimit::Time(duration) = limit {
                 if started.elapsed() >= duration {
                     tracing::info!(job = name, "PTZ job time is up");
@@ -184,6 +206,7 @@ pub async fn run_steps(motor: &dyn PanTilt, name: &str, steps: &[Step], limit: C
                     tokio::time::sleep(PRESET_SETTLE).await;
                 }
             }
+            heartbeat.idle();
             tokio::time::sleep(step.linger).await;
         }
         pass += 1;
@@ -358,7 +381,14 @@ mod tests {
                 linger: Duration::from_secs(10),
             },
         ];
-        run_steps(&motor, "test", &steps, CruiseLimit::Loops(2)).await;
+        run_steps(
+            &motor,
+            "test",
+            &steps,
+            CruiseLimit::Loops(2),
+            &Heartbeat::new(),
+        )
+        .await;
         let log = motor.log.lock().unwrap().clone();
         let expect =
             |secs: u64, slot: u8| (Duration::from_secs(secs), PtzCommand::CallPreset(slot));
@@ -381,6 +411,7 @@ mod tests {
             "test",
             &steps,
             CruiseLimit::Time(Duration::from_secs(25)),
+            &Heartbeat::new(),
         )
         .await;
         let log = motor.log.lock().unwrap().clone();
@@ -407,7 +438,14 @@ mod tests {
                 linger: Duration::from_secs(1),
             },
         ];
-        run_steps(&motor, "test", &steps, CruiseLimit::Loops(1)).await;
+        run_steps(
+            &motor,
+            "test",
+            &steps,
+            CruiseLimit::Loops(1),
+            &Heartbeat::new(),
+        )
+        .await;
         let log = motor.log.lock().unwrap().clone();
         assert_eq!(
             log.iter().map(|(_, c)| *c).collect::<Vec<_>>(),
@@ -422,7 +460,14 @@ mod tests {
             target: Target::Limit(Direction::Left),
             linger: Duration::ZERO,
         }];
-        run_steps(&motor, "test", &steps, CruiseLimit::Loops(1)).await;
+        run_steps(
+            &motor,
+            "test",
+            &steps,
+            CruiseLimit::Loops(1),
+            &Heartbeat::new(),
+        )
+        .await;
         let log = motor.log.lock().unwrap().clone();
         assert_eq!(
             log,

@@ -2,35 +2,26 @@
 //! every thread and task is registered by name; [`Supervisor::failure`] resolves when one of
 //! them ends while the daemon runs (a panic or a return: both are failures, since every
 //! registered loop is meant to run for the daemon's life), with the reason, so the daemon
-//! can log it and exit non-zero (systemd then restarts it). A loop may also register a
-//! progress counter; [`Supervisor::stalled`] names the loops whose counter did not move
-//! since the last look, for the systemd watchdog.
+//! can log it and exit non-zero (systemd then restarts it).
+//!
+//! Every long-running loop also has a [`Heartbeat`] registered here with the longest it may
+//! go without a beat (its *period*); [`Supervisor::stalled`] names the loops that did not
+//! beat within their period (loops that said they wait for an event, [`Heartbeat::idle`],
+//! never count). The daemon's watchdog task feeds systemd (`WATCHDOG=1`) only while that
+//! list is empty and the web port answers, and logs the stalled loops otherwise, so a wedged
+//! loop anywhere gets the daemon restarted.
 //!
 //! # Registering a background task
 //! Spawn it as you like, then hand the handle over in `daemon.rs`:
-//! `supervisor.thread("capture", handle)` or `supervisor.task("rtsp", tokio_handle)`, and,
-//! for a loop that should make steady progress, `supervisor.progress("capture", counter)`.
+//! `supervisor.thread("capture", handle)` or `supervisor.task("rtsp", tokio_handle)`. For its
+//! progress, take `let beat = supervisor.heartbeat("capture", period)` before spawning and
+//! give `beat` to the loop (or `supervisor.watch(name, &beat, period)` for a heartbeat a
+//! service owns, such as the encoders').
 
-use std::sync::Arc;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-/// A loop's progress counter: bumped once per turn of the loop.
-#[derive(Debug, Default)]
-pub struct Progress(AtomicU64);
-
-impl Progress {
-    /// One more turn.
-    pub fn tick(&self) {
-        self.0.fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// Turns so far.
-    pub fn get(&self) -> u64 {
-        self.0.load(Ordering::Relaxed)
-    }
-}
+pub use crate::heartbeat::Heartbeat;
 
 enum Handle {
     Thread(std::thread::JoinHandle<()>),
@@ -46,11 +37,36 @@ impl Handle {
     }
 }
 
-/// A registered progress counter and the value the watchdog saw last.
+/// A registered heartbeat and what the watchdog saw last.
 struct Watched {
     name: &'static str,
-    progress: Arc<Progress>,
-    seen: Option<u64>,
+    heartbeat: Heartbeat,
+    period: Duration,
+    /// The count last seen, and when it was first seen at that value.
+    seen: Option<(u64, Instant)>,
+}
+
+/// A loop that did not beat within its period.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stall {
+    /// The loop's name.
+    pub name: &'static str,
+    /// How long it has been quiet (at least).
+    pub quiet: Duration,
+    /// The longest it may be.
+    pub period: Duration,
+}
+
+impl std::fmt::Display for Stall {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} (no progress for {} s, allowed {} s)",
+            self.name,
+            self.quiet.as_secs(),
+            self.period.as_secs()
+        )
+    }
 }
 
 /// How often the supervisor looks at its threads.
@@ -60,7 +76,7 @@ const LOOK_INTERVAL: Duration = Duration::from_millis(500);
 #[derive(Default)]
 pub struct Supervisor {
     running: Mutex<Vec<(&'static str, Handle)>>,
-    progress: Mutex<Vec<Watched>>,
+    watched: Mutex<Vec<Watched>>,
 }
 
 impl Supervisor {
@@ -74,16 +90,31 @@ impl Supervisor {
         self.lock_running().push((name, Handle::Task(handle)));
     }
 
-    /// Registers a loop's progress counter, for the watchdog.
-    pub fn progress(&self, name: &'static str, progress: Arc<Progress>) {
-        self.progress
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(Watched {
-                name,
-                progress,
-                seen: None,
-            });
+    /// A new heartbeat for the loop `name`, watched: it must beat at least every `period`
+    /// (or say it is idle).
+    pub fn heartbeat(&self, name: &'static str, period: Duration) -> Heartbeat {
+        let heartbeat = Heartbeat::new();
+        self.watch(name, &heartbeat, period);
+        heartbeat
+    }
+
+    /// Watches a heartbeat a service owns.
+    pub fn watch(&self, name: &'static str, heartbeat: &Heartbeat, period: Duration) {
+        self.lock_watched().push(Watched {
+            name,
+            heartbeat: heartbeat.clone(),
+            period,
+            seen: None,
+        });
+    }
+
+    /// Names of the watched loops.
+    pub fn watched(&self) -> Vec<&'static str> {
+        self.lock_watched().iter().map(|w| w.name).collect()
+    }
+
+    fn lock_watched(&self) -> std::sync::MutexGuard<'_, Vec<Watched>> {
+        self.watched.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Names of the registered threads and tasks.
@@ -125,21 +156,30 @@ impl Supervisor {
         }
     }
 
-    /// The loops whose progress counter has not moved since the previous call (none on the
-    /// first call).
-    pub fn stalled(&self) -> Vec<&'static str> {
+    /// The watched loops that have not beaten for longer than their period, now.
+    pub fn stalled(&self) -> Vec<Stall> {
+        self.stalled_at(Instant::now())
+    }
+
+    /// [`Supervisor::stalled`] at a given moment (tests inject the clock). A loop's quiet
+    /// time runs from the first look that saw its current count; an idle loop's never runs.
+    pub fn stalled_at(&self, now: Instant) -> Vec<Stall> {
         let mut stalled = Vec::new();
-        for watched in self
-            .progress
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter_mut()
-        {
-            let now = watched.progress.get();
-            if watched.seen == Some(now) {
-                stalled.push(watched.name);
+        for watched in self.lock_watched().iter_mut() {
+            let count = watched.heartbeat.count();
+            match watched.seen {
+                Some((seen, since)) if seen == count && !watched.heartbeat.is_idle() => {
+                    let quiet = now.saturating_duration_since(since);
+                    if quiet > watched.period {
+                        stalled.push(Stall {
+                            name: watched.name,
+                            quiet,
+                            period: watched.period,
+                        });
+                    }
+                }
+                _ => watched.seen = Some((count, now)),
             }
-            watched.seen = Some(now);
         }
         stalled
     }
@@ -199,15 +239,77 @@ mod tests {
         assert_eq!(failure.to_string(), "listener returned");
     }
 
+    fn names(stalls: &[Stall]) -> Vec<&'static str> {
+        stalls.iter().map(|s| s.name).collect()
+    }
+
     #[test]
-    fn test_stalled_names_loops_whose_counter_did_not_move() {
+    fn test_a_loop_is_stalled_only_past_its_own_period() {
         let supervisor = Supervisor::default();
-        let capture = Arc::new(Progress::default());
-        let ir = Arc::new(Progress::default());
-        supervisor.progress("capture", capture.clone());
-        supervisor.progress("ir", ir.clone());
-        assert!(supervisor.stalled().is_empty());
-        capture.tick();
-        assert_eq!(supervisor.stalled(), ["ir"]);
+        let capture = supervisor.heartbeat("capture", Duration::from_secs(10));
+        let ntp = supervisor.heartbeat("ntp", Duration::from_secs(120));
+        let t0 = Instant::now();
+        assert!(
+            supervisor.stalled_at(t0).is_empty(),
+            "the first look starts the clocks"
+        );
+        capture.beat();
+        assert!(
+            supervisor
+                .stalled_at(t0 + Duration::from_secs(5))
+                .is_empty()
+        );
+        // capture last moved at t0+5 s: stalled after t0+15 s; ntp after t0+120 s.
+        assert!(
+            supervisor
+                .stalled_at(t0 + Duration::from_secs(15))
+                .is_empty()
+        );
+        let at_16 = supervisor.stalled_at(t0 + Duration::from_secs(16));
+        assert_eq!(names(&at_16), ["capture"]);
+        assert_eq!(
+            at_16[0].to_string(),
+            "capture (no progress for 11 s, allowed 10 s)"
+        );
+        assert_eq!(
+            names(&supervisor.stalled_at(t0 + Duration::from_secs(121))),
+            ["capture", "ntp"]
+        );
+        capture.beat();
+        ntp.beat();
+        assert!(
+            supervisor
+                .stalled_at(t0 + Duration::from_secs(122))
+                .is_empty()
+        );
+        assert_eq!(supervisor.watched(), ["capture", "ntp"]);
+    }
+
+    #[test]
+    fn test_an_idle_loop_is_never_stalled_and_counts_again_when_it_beats() {
+        let supervisor = Supervisor::default();
+        let encoder = Heartbeat::new();
+        supervisor.watch("encode-main", &encoder, Duration::from_secs(10));
+        let t0 = Instant::now();
+        encoder.idle();
+        assert!(supervisor.stalled_at(t0).is_empty());
+        assert!(
+            supervisor
+                .stalled_at(t0 + Duration::from_secs(3600))
+                .is_empty()
+        );
+        // A consumer came: it beats once, then wedges.
+        encoder.beat();
+        let woke = t0 + Duration::from_secs(3601);
+        assert!(supervisor.stalled_at(woke).is_empty());
+        assert!(
+            supervisor
+                .stalled_at(woke + Duration::from_secs(10))
+                .is_empty()
+        );
+        assert_eq!(
+            names(&supervisor.stalled_at(woke + Duration::from_secs(11))),
+            ["encode-main"]
+        );
     }
 }

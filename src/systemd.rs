@@ -1,15 +1,13 @@
 //! The systemd service protocol, without a crate: `sd_notify` messages (READY=1, WATCHDOG=1,
 //! STOPPING=1, STATUS=...) over the datagram socket named by `$NOTIFY_SOCKET`, the watchdog
-//! interval from `$WATCHDOG_USEC`/`$WATCHDOG_PID`, and a progress gate so the watchdog is fed
-//! only while every registered path (capture, HTTP) keeps making progress.
+//! interval from `$WATCHDOG_USEC`/`$WATCHDOG_PID`. Whether to feed the watchdog is decided
+//! by the composition root from every loop's heartbeat (`crate::supervisor`).
 
 use std::ffi::OsStr;
 use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::net::{SocketAddr, UnixDatagram};
 use std::path::Path;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 /// A connection to the service manager's notification socket.
@@ -124,65 +122,6 @@ pub fn watchdog_interval_from(
     (usec > 0).then(|| Duration::from_micros(usec))
 }
 
-/// Decides whether the watchdog may be fed: every registered path must have ticked since the
-/// previous check. A stalled capture loop or HTTP accept loop therefore stops the feeding and
-/// systemd restarts the daemon.
-#[derive(Debug, Default)]
-pub struct ProgressGate {
-    paths: std::sync::Mutex<Vec<(String, Arc<AtomicU64>, u64)>>,
-}
-
-/// Held by one path; call [`ProgressHandle::tick`] each time it makes progress.
-#[derive(Debug, Clone)]
-pub struct ProgressHandle {
-    counter: Arc<AtomicU64>,
-}
-
-impl ProgressHandle {
-    /// Records progress.
-    pub fn tick(&self) {
-        self.counter.fetch_add(1, Ordering::Relaxed);
-    }
-}
-
-impl ProgressGate {
-    /// A gate with no paths (it always allows feeding until paths register).
-    pub fn new() -> ProgressGate {
-        ProgressGate::default()
-    }
-
-    /// Registers a path under a name used in [`ProgressGate::check`]'s answer.
-    pub fn register(&self, name: &str) -> ProgressHandle {
-        let counter = Arc::new(AtomicU64::new(0));
-        if let Ok(mut paths) = self.paths.lock() {
-            // A new path counts as having progressed at its first check.
-            paths.push((name.to_owned(), counter.clone(), u64::MAX));
-        }
-        ProgressHandle { counter }
-    }
-
-    /// `Ok(())` when every path ticked since the last check (then feed the watchdog), else the
-    /// names of the stalled paths (then don't, and log them).
-    pub fn check(&self) -> Result<(), Vec<String>> {
-        let Ok(mut paths) = self.paths.lock() else {
-            return Err(vec!["progress gate poisoned".into()]);
-        };
-        let mut stalled = Vec::new();
-        for (name, counter, last_seen) in paths.iter_mut() {
-            let now = counter.load(Ordering::Relaxed);
-            if now == *last_seen {
-                stalled.push(name.clone());
-            }
-            *last_seen = now;
-        }
-        if stalled.is_empty() {
-            Ok(())
-        } else {
-            Err(stalled)
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -247,22 +186,5 @@ mod tests {
         assert_eq!(watchdog_interval_from(Some("0"), None, 7), None);
         assert_eq!(watchdog_interval_from(Some("x"), None, 7), None);
         assert_eq!(watchdog_interval_from(None, None, 7), None);
-    }
-
-    #[test]
-    fn test_progress_gate_stalled_path_blocks_feeding() {
-        let gate = ProgressGate::new();
-        let capture = gate.register("capture");
-        let http = gate.register("http");
-        assert_eq!(gate.check(), Ok(()), "fresh paths get a first interval");
-        capture.tick();
-        http.tick();
-        assert_eq!(gate.check(), Ok(()));
-        capture.tick();
-        assert_eq!(gate.check(), Err(vec!["http".to_string()]));
-        assert_eq!(
-            gate.check(),
-            Err(vec!["capture".to_string(), "http".to_string()])
-        );
     }
 }

@@ -10,9 +10,8 @@ use std::path::{Path, PathBuf};
 fn layer(module: &str) -> Option<u8> {
     let top = module.split("::").next().unwrap_or("");
     Some(match top {
-        "motion" | "civil_time" | "firmware" | "multipart" | "systemd" | "ir_auto" | "selftest" => {
-            0
-        }
+        "motion" | "civil_time" | "firmware" | "multipart" | "systemd" | "ir_auto" | "selftest"
+        | "log_limit" | "heartbeat" => 0,
         "settings" | "local_time" | "store" | "state" | "listener" => 1,
         "media" | "streams" | "alarm" | "recorder" | "ir" | "ptz" | "accounts" | "net" => 2,
         "cgi" => 3,

@@ -24,6 +24,7 @@ use ipcamd_hal::gpio::InputLine;
 
 use super::Alarms;
 use super::linkage::{AlarmSource, Linkage};
+use crate::heartbeat::Heartbeat;
 use crate::motion::{AlarmGate, Schedule};
 use crate::settings::sections::IoAlarm;
 use crate::state::AlarmState;
@@ -101,7 +102,7 @@ struct IoAlarmTask {
     dismissed_start: Option<Instant>,
 }
 
-pub(super) fn run(alarms: &Weak<Alarms>, input: &dyn InputLine) {
+pub(super) fn run(alarms: &Weak<Alarms>, input: &dyn InputLine, heartbeat: &Heartbeat) {
     let Some(first) = alarms.upgrade() else {
         return;
     };
@@ -120,6 +121,8 @@ pub(super) fn run(alarms: &Weak<Alarms>, input: &dyn InputLine) {
         }
     };
     loop {
+        // Every turn waits at most WAKE_INTERVAL (ERROR_BACKOFF after an error).
+        heartbeat.beat();
         let Some(alarms) = alarms.upgrade() else {
             return;
         };

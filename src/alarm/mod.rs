@@ -20,6 +20,7 @@ use bytes::Bytes;
 use ipcamd_hal::gpio::{InputLine, OutputLine};
 use ipcamd_hal::storage::Storage;
 
+use crate::heartbeat::Heartbeat;
 use crate::local_time::LocalClock;
 use crate::media::MotionNotice;
 use crate::settings::Settings;
@@ -174,6 +175,7 @@ impl Alarms {
     pub fn start_io_alarm(
         self: &Arc<Self>,
         input: Option<Arc<dyn InputLine>>,
+        heartbeat: Heartbeat,
     ) -> std::io::Result<Option<std::thread::JoinHandle<()>>> {
         let Some(input) = input else {
             tracing::info!("no alarm input on this board: IO alarm off");
@@ -182,7 +184,7 @@ impl Alarms {
         let weak = Arc::downgrade(self);
         std::thread::Builder::new()
             .name("io-alarm".into())
-            .spawn(move || io_alarm::run(&weak, input.as_ref()))
+            .spawn(move || io_alarm::run(&weak, input.as_ref(), &heartbeat))
             .map(Some)
     }
 
@@ -191,12 +193,17 @@ impl Alarms {
     pub fn start_motion(
         self: &Arc<Self>,
         notices: std::sync::mpsc::Receiver<MotionNotice>,
+        heartbeat: Heartbeat,
     ) -> std::io::Result<std::thread::JoinHandle<()>> {
         let weak: Weak<Alarms> = Arc::downgrade(self);
         std::thread::Builder::new()
             .name("motion-alarm".into())
             .spawn(move || {
+                // Waiting for the next notice may take any time; acting on one may not.
+                heartbeat.idle();
                 while let Ok(notice) = notices.recv() {
+                    heartbeat.beat();
+                    let _idle = heartbeat.idle_on_drop();
                     let Some(alarms) = weak.upgrade() else { return };
                     match notice {
                         MotionNotice::Alarm(event, snapshot) => {

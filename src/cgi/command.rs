@@ -118,7 +118,9 @@ impl Command {
 
 pub(super) fn not_available(req: &Request) -> CgiResult<Reply> {
     let why = req.command.pending.unwrap_or("no handler");
-    tracing::info!(
+    crate::log_limit::limited!(
+        info,
+        "command not available",
         cmd = req.spec.name,
         why,
         "command not available in this build"

@@ -21,4 +21,4 @@ pub mod table;
 pub use command::{Request, check_range, check_text, is_admin, parse_int};
 pub use context::{Context, Restart};
 pub use dispatch::{COMMAND_DEADLINE, Outcome, authenticate, dispatch};
-pub use error::{CgiError, CgiResult};
+pub use error::{CgiError, CgiResult, LogInResult, outcome_field};

@@ -111,7 +111,7 @@ pub async fn serve(
         recorder.segment_file(&name).map_err(|err| match err {
             RecordError::NotFound => CgiError::Exec("no such recording".into()),
             other => {
-                tracing::info!(%other, "recording download refused");
+                crate::log_limit::limited!(info, "recording download refused", %other, "recording download refused");
                 CgiError::Exec(other.to_string())
             }
         })
@@ -119,13 +119,10 @@ pub async fn serve(
     .await;
     let path = match found {
         Ok(Ok(path)) => path,
-        Ok(Err(CgiError::Auth)) => {
-            return text(StatusCode::UNAUTHORIZED, "credentials needed\n");
+        Ok(Err(err)) => return super::render::download_refused(&err),
+        Err(_) => {
+            return super::render::download_refused(&CgiError::Unknown("panicked".into()));
         }
-        Ok(Err(CgiError::Denied)) => {
-            return text(StatusCode::FORBIDDEN, "not allowed\n");
-        }
-        _ => return text(StatusCode::NOT_FOUND, "not found\n"),
     };
     let mut file = match tokio::fs::File::open(&path).await {
         Ok(file) => file,

@@ -32,6 +32,15 @@ pub fn plain(status: StatusCode, text: &'static str) -> Response<Body> {
     response
 }
 
+/// The answer to a download that failed, by [`crate::cgi::CgiError::download_status`].
+pub fn download_refused(err: &crate::cgi::CgiError) -> Response<Body> {
+    match StatusCode::from_u16(err.download_status()).unwrap_or(StatusCode::NOT_FOUND) {
+        StatusCode::UNAUTHORIZED => plain(StatusCode::UNAUTHORIZED, "credentials needed\n"),
+        StatusCode::FORBIDDEN => plain(StatusCode::FORBIDDEN, "not allowed\n"),
+        _ => plain(StatusCode::NOT_FOUND, "not found\n"),
+    }
+}
+
 fn no_store(response: &mut Response<Body>) {
     response
         .headers_mut()
@@ -64,8 +73,12 @@ pub fn render(outcome: Outcome) -> Response<Body> {
         }
         Reply::Html(html) => (full(html), "text/html; charset=utf-8"),
         Reply::Jpeg(bytes) => (full(bytes), "image/jpeg"),
+        // A stream reply on a camera without media (the dispatcher's handler refuses first).
         Reply::MjpegStream => (
-            full(render_xml(-4, &Default::default())),
+            full(render_xml(
+                crate::cgi::CgiError::Exec(String::new()).code(),
+                &Default::default(),
+            )),
             "text/xml; charset=utf-8",
         ),
     };

@@ -18,12 +18,13 @@ use http_body_util::{BodyExt, Limited};
 use hyper::header::CONTENT_TYPE;
 use hyper::{Method, Request, Response, StatusCode};
 
-use super::render::{Body, bytes_response, full, mjpeg_response, plain, render};
+use super::render::{Body, bytes_response, download_refused, full, mjpeg_response, plain, render};
 use super::upload::TempFile;
 use crate::cgi::catalogue::Privilege;
 use crate::cgi::query::Query;
 use crate::cgi::reply::Reply;
 use crate::cgi::{self, Context, Outcome};
+use crate::log_limit::limited;
 
 /// Largest POST body (importConfig, fwUpgrade).
 pub const MAX_UPLOAD_BYTES: usize = 32 * 1024 * 1024;
@@ -110,12 +111,8 @@ where
             cgi::dispatch(ctx.clone(), query, peer.ip(), upload_path).await
         }
         Err(err) => {
-            tracing::debug!(peer = %peer.ip(), why = err.0, "query rejected");
-            Outcome {
-                code: -1,
-                reply: Reply::ok(),
-                command: None,
-            }
+            limited!(debug, "query rejected", peer = %peer.ip(), why = err.0, "query rejected");
+            Outcome::refused(&cgi::CgiError::Format(err.0.to_string()))
         }
     };
     drop(upload);
@@ -151,9 +148,8 @@ async fn authenticated_get(
     .await;
     match result {
         Ok(Ok(bytes)) => bytes_response(bytes, content_type),
-        Ok(Err(cgi::CgiError::Auth)) => plain(StatusCode::UNAUTHORIZED, "credentials needed\n"),
-        Ok(Err(cgi::CgiError::Denied)) => plain(StatusCode::FORBIDDEN, "not allowed\n"),
-        _ => plain(StatusCode::NOT_FOUND, "not found\n"),
+        Ok(Err(err)) => download_refused(&err),
+        Err(_) => download_refused(&cgi::CgiError::Unknown("download panicked".into())),
     }
 }
 
@@ -259,18 +255,14 @@ where
     B: hyper::body::Body<Data = Bytes> + Unpin,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    let refuse = |code: i32| {
-        render(Outcome {
-            code,
-            reply: Reply::ok(),
-            command: None,
-        })
-    };
+    use cgi::CgiError;
+    let refuse = |err: CgiError| render(Outcome::refused(&err));
+    let format = |why: &str| refuse(CgiError::Format(why.into()));
     let Ok(parsed) = Query::parse(query) else {
-        return Err(refuse(-1));
+        return Err(format("query does not parse"));
     };
     let Some((command, spec)) = parsed.cmd().and_then(cgi::table::find) else {
-        return Err(refuse(-1));
+        return Err(format("unknown command"));
     };
     let Some(field) = command.upload else {
         return Err(plain(
@@ -282,41 +274,68 @@ where
     let user =
         tokio::task::spawn_blocking(move || cgi::authenticate(&auth_ctx, &parsed, peer.ip()))
             .await
-            .map_err(|_| refuse(-7))?
-            .map_err(|e| refuse(e.code()))?;
+            .map_err(|_| refuse(CgiError::Unknown("authentication panicked".into())))?
+            .map_err(refuse)?;
     if user.privilege < command.privilege() {
-        return Err(refuse(-3));
+        return Err(refuse(CgiError::Denied));
     }
     let Some(boundary) = crate::multipart::FieldExtractor::boundary(content_type) else {
-        tracing::info!(cmd = spec.name, "upload is not multipart/form-data");
-        return Err(refuse(-1));
+        limited!(
+            info,
+            "upload not multipart",
+            cmd = spec.name,
+            "upload is not multipart/form-data"
+        );
+        return Err(format("not multipart/form-data"));
     };
     let mut extractor = crate::multipart::FieldExtractor::new(boundary, field);
     let file = TempFile::create(&ctx.data_dir).map_err(|err| {
-        tracing::warn!(%err, "cannot create upload file");
-        refuse(-4)
+        limited!(warn, "upload file", %err, "cannot create upload file");
+        refuse(CgiError::Exec("cannot create the upload file".into()))
     })?;
-    let mut writer = std::io::BufWriter::new(file.reopen().map_err(|_| refuse(-4))?);
+    let mut writer = std::io::BufWriter::new(
+        file.reopen()
+            .map_err(|_| refuse(CgiError::Exec("cannot open the upload file".into())))?,
+    );
     let mut body = Limited::new(body, MAX_UPLOAD_BYTES);
     while let Some(frame) = body.frame().await {
         let Ok(frame) = frame else {
-            tracing::info!(cmd = spec.name, "upload too large or broken off");
+            limited!(
+                info,
+                "upload too large",
+                cmd = spec.name,
+                "upload too large or broken off"
+            );
             return Err(plain(StatusCode::PAYLOAD_TOO_LARGE, "upload too large\n"));
         };
         if let Ok(data) = frame.into_data() {
             // Small synchronous writes to a local file: cheaper than a blocking hand-off per chunk.
             if let Err(err) = extractor.feed(&data, &mut writer) {
-                tracing::info!(cmd = spec.name, ?err, "upload refused");
-                return Err(refuse(-1));
+                limited!(
+                    info,
+                    "upload refused",
+                    cmd = spec.name,
+                    ?err,
+                    "upload refused"
+                );
+                return Err(format("broken multipart body"));
             }
         }
     }
     if !matches!(extractor.finish(), Ok(true)) {
-        tracing::info!(cmd = spec.name, field, "upload has no complete file field");
-        return Err(refuse(-1));
+        limited!(
+            info,
+            "upload incomplete",
+            cmd = spec.name,
+            field,
+            "upload has no complete file field"
+        );
+        return Err(format("no complete file field"));
     }
     use std::io::Write as _;
-    writer.flush().map_err(|_| refuse(-4))?;
+    writer
+        .flush()
+        .map_err(|_| refuse(CgiError::Exec("cannot write the upload file".into())))?;
     Ok(file)
 }
 

@@ -57,7 +57,9 @@ pub async fn serve(
             let peer = admitted.peer;
             match admitted.handshake().await {
                 Ok(connection) => serve_connection(ctx, connection).await,
-                Err(err) => tracing::debug!(%peer, %err, "TLS handshake failed"),
+                Err(err) => {
+                    crate::log_limit::limited!(debug, "TLS handshake failed", %peer, %err, "TLS handshake failed")
+                }
             }
         });
     }
@@ -106,11 +108,11 @@ pub async fn serve_connection(ctx: Arc<Context>, connection: Connection) {
     tokio::select! {
         result = connection => {
             if let Err(err) = result {
-                tracing::debug!(%peer, %err, "connection ended with an error");
+                crate::log_limit::limited!(debug, "connection error", %peer, %err, "connection ended with an error");
             }
         }
         _ = ticket.evicted() => {
-            tracing::debug!(%peer, "idle connection gave way to a new one");
+            crate::log_limit::limited!(debug, "idle connection", %peer, "idle connection gave way to a new one");
         }
     }
 }

@@ -12,11 +12,12 @@
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use tokio::sync::Notify;
 
 use super::firewall::{self, Firewall};
+use crate::log_limit::{LogLimit, Verdict};
 
 /// Connection limits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,7 +69,7 @@ pub struct Gate {
     firewall: RwLock<Arc<Firewall>>,
     table: Mutex<Vec<Entry>>,
     next_id: AtomicU64,
-    refusals: RefusalLog,
+    refusals: LogLimit,
 }
 
 impl Gate {
@@ -79,7 +80,7 @@ impl Gate {
             firewall: RwLock::new(Arc::new(Firewall::default())),
             table: Mutex::new(Vec::new()),
             next_id: AtomicU64::new(1),
-            refusals: RefusalLog::default(),
+            refusals: LogLimit::named("connection refused"),
         })
     }
 
@@ -229,25 +230,16 @@ impl Drop for BusyGuard {
     }
 }
 
-/// Refusals are logged at most once per interval, with how many there were, so a flood cannot
-/// fill the journal.
-#[derive(Default)]
-struct RefusalLog {
-    state: Mutex<(Option<Instant>, u64)>,
+/// Refusals (firewall, limits) go through a [`LogLimit`], so a flood of connections cannot
+/// fill the journal: a burst, then a few a minute, each saying how many were not logged.
+trait NoteRefusal {
+    fn note(&self, ip: IpAddr, why: Refusal);
 }
 
-const REFUSAL_LOG_INTERVAL: Duration = Duration::from_secs(10);
-
-impl RefusalLog {
+impl NoteRefusal for LogLimit {
     fn note(&self, ip: IpAddr, why: Refusal) {
-        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        state.1 += 1;
-        let due = state
-            .0
-            .is_none_or(|last| last.elapsed() >= REFUSAL_LOG_INTERVAL);
-        if due {
-            tracing::warn!(peer = %ip, ?why, refused = state.1, "connection refused");
-            *state = (Some(Instant::now()), 0);
+        if let Verdict::Log { suppressed } = self.admit() {
+            tracing::warn!(peer = %ip, ?why, suppressed, "connection refused");
         }
     }
 }
@@ -334,7 +326,7 @@ mod tests {
         let waiter = tokio::spawn(async move { a.evicted().await });
         tokio::task::yield_now().await;
         let _c = gate.admit(ip(2)).unwrap();
-        tokio::time::timeout(Duration::from_secs(5), waiter)
+        tokio::time::timeout(std::time::Duration::from_secs(5), waiter)
             .await
             .expect("eviction wakes the connection")
             .unwrap();

@@ -228,7 +228,7 @@ impl Endpoint {
                     },
                     Err(err) => {
                         // EMFILE and friends: back off instead of spinning.
-                        tracing::warn!(role = ?self.role, %err, "accept failed");
+                        crate::log_limit::limited!(warn, "accept failed", role = ?self.role, %err, "accept failed");
                         tokio::time::sleep(Duration::from_millis(100)).await;
                     }
                 },

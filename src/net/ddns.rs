@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 
 use super::client;
+use crate::heartbeat::Heartbeat;
 use crate::settings::{Settings, sections};
 use crate::state::DeviceState;
 
@@ -119,11 +120,13 @@ impl Ddns {
     }
 
     /// The service loop (spawn it on the runtime; it never returns).
-    pub async fn run(self) {
+    pub async fn run(self, heartbeat: Heartbeat) {
         let mut followed: Option<sections::Ddns> = None;
         let mut updated: Option<(Ipv4Addr, Instant)> = None;
         let mut next = Instant::now();
         loop {
+            // Every turn sleeps WATCH_INTERVAL after a network attempt (each has timeouts).
+            heartbeat.beat();
             let setting = self.settings.snapshot().ddns.clone();
             if !setting.enabled || setting.server == 0 || check(&setting).is_err() {
                 self.state.ddns.set(state::DISABLED);

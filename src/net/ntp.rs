@@ -16,6 +16,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use ipcamd_hal::clock::Clock;
 
+use crate::heartbeat::Heartbeat;
 use crate::settings::Settings;
 use crate::state::DeviceState;
 
@@ -68,10 +69,12 @@ impl Ntp {
     }
 
     /// The service loop (spawn it on the runtime; it never returns).
-    pub async fn run(self) {
+    pub async fn run(self, heartbeat: Heartbeat) {
         let mut followed: Option<(bool, String)> = None;
         let mut due = Instant::now();
         loop {
+            // Every turn sleeps WATCH_INTERVAL after a network attempt (each has timeouts).
+            heartbeat.beat();
             let time = self.settings.snapshot().time.clone();
             let source = (time.source == 0, server_of(&time.ntp_server));
             if followed.as_ref() != Some(&source) {

@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::client;
+use crate::heartbeat::Heartbeat;
 use crate::settings::Settings;
 use crate::state::DeviceState;
 
@@ -177,10 +178,12 @@ impl Upnp {
     }
 
     /// The service loop (spawn it on the runtime; it never returns).
-    pub async fn run(self: Arc<Self>) {
+    pub async fn run(self: Arc<Self>, heartbeat: Heartbeat) {
         let mut followed: Option<Vec<u16>> = None;
         let mut next = Instant::now();
         loop {
+            // Every turn sleeps WATCH_INTERVAL after a network attempt (each has timeouts).
+            heartbeat.beat();
             let wanted = self.ports_wanted();
             if wanted != followed {
                 followed = wanted.clone();

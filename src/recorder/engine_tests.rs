@@ -522,7 +522,7 @@ fn test_the_recorder_thread_subscribes_for_an_alarm_records_it_and_leaves_the_st
         frames: Some(source.clone()),
         snapshots: None,
     });
-    let _thread = job.spawn().unwrap();
+    let _thread = job.spawn(crate::heartbeat::Heartbeat::new()).unwrap();
     // An alarm without the record bit (and no local alarm recording): nothing is needed.
     alarms
         .send(AlarmEvent {

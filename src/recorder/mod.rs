@@ -49,6 +49,7 @@ use std::time::{Duration, Instant};
 use ipcamd_hal::storage::{CardState, CardStatus, Storage};
 use ipcamd_hal::video::encoded::EncodedFrame;
 
+use crate::heartbeat::Heartbeat;
 use crate::local_time::LocalClock;
 use crate::settings::Settings;
 use crate::state::DeviceState;
@@ -263,7 +264,7 @@ pub struct RecorderLoop {
 impl RecorderLoop {
     /// Starts the recorder thread (for the supervisor). The start-up repair pass of the card's
     /// index runs on it first.
-    pub fn spawn(self) -> std::io::Result<std::thread::JoinHandle<()>> {
+    pub fn spawn(self, heartbeat: Heartbeat) -> std::io::Result<std::thread::JoinHandle<()>> {
         let RecorderLoop {
             shared,
             parts,
@@ -273,7 +274,9 @@ impl RecorderLoop {
         std::thread::Builder::new()
             .name("recorder".into())
             .spawn(move || {
-                run(shared, parts, &stop);
+                run(shared, parts, &stop, &heartbeat);
+                // Stopped on purpose: parked, not stalled.
+                heartbeat.idle();
                 let _ = done.send(());
                 // A stopped recorder's thread stays parked: the supervisor counts an ended
                 // thread as a failure, and the daemon is on its way out.
@@ -399,7 +402,9 @@ pub fn record_path(name: &str) -> String {
 
 /// The recorder thread: frames from the subscribed stream, alarms from their channel, a
 /// one-second tick for the card, the schedule, settings changes and scheduled snapshots.
-fn run(shared: Arc<Shared>, parts: RecorderParts, stop: &AtomicBool) {
+fn run(shared: Arc<Shared>, parts: RecorderParts, stop: &AtomicBool, heartbeat: &Heartbeat) {
+    // The start-up repair pass of a large card may take long: not a stall.
+    heartbeat.idle();
     let RecorderParts {
         settings,
         clock,
@@ -429,6 +434,8 @@ fn run(shared: Arc<Shared>, parts: RecorderParts, stop: &AtomicBool) {
     let mut next_tick = Instant::now() + Duration::from_secs(1);
     let mut retry_subscribe = true;
     while !stop.load(Ordering::Relaxed) {
+        // Every turn waits at most a second.
+        heartbeat.beat();
         let wait = next_tick.saturating_duration_since(Instant::now());
         match &mut feed {
             Some((_, source)) => match source.next(wait.min(FRAME_WAIT)) {

@@ -22,6 +22,7 @@ use tokio::task::JoinHandle;
 
 use super::rtp::{Framing, Packetizer};
 use super::{MAX_REQUEST_BYTES, Shared, sdp};
+use crate::log_limit::limited;
 use crate::streams::{StreamId, SubscribeOptions};
 
 /// A connection without a session that sends nothing for this long is closed.
@@ -164,14 +165,14 @@ pub(super) async fn serve(shared: Arc<Shared>, stream: TcpStream, peer: SocketAd
                 }
                 Err(ParseError::Incomplete(_)) => break,
                 Err(ParseError::Error) => {
-                    tracing::debug!(%peer, "unparsable RTSP request; closing");
+                    limited!(debug, "unparsable RTSP request", %peer, "unparsable RTSP request; closing");
                     connection.send_error(StatusCode::BadRequest).await;
                     return;
                 }
             }
         }
         if buf.len() >= MAX_REQUEST_BYTES {
-            tracing::debug!(%peer, "RTSP request too large; closing");
+            limited!(debug, "RTSP request too large", %peer, "RTSP request too large; closing");
             connection
                 .send_error(StatusCode::RequestMessageBodyTooLarge)
                 .await;
@@ -186,12 +187,12 @@ pub(super) async fn serve(shared: Arc<Shared>, stream: TcpStream, peer: SocketAd
             },
             _ = tokio::time::sleep(wait) => {
                 if connection.timed_out() {
-                    tracing::info!(%peer, "RTSP session timed out");
+                    limited!(info, "RTSP session timed out", %peer, "RTSP session timed out");
                     return;
                 }
             }
             _ = failed.notified() => {
-                tracing::info!(%peer, "RTSP client stopped receiving; connection closed");
+                limited!(info, "RTSP client stopped", %peer, "RTSP client stopped receiving; connection closed");
                 return;
             }
         }
@@ -314,7 +315,7 @@ impl Connection {
             self.authorized = Some(value.to_owned());
             None
         } else {
-            tracing::info!(peer = %self.peer, user, "RTSP authentication failed");
+            limited!(info, "RTSP authentication failed", peer = %self.peer, user, "RTSP authentication failed");
             Some(denied())
         }
     }
@@ -346,7 +347,9 @@ impl Connection {
         };
         let hub = &self.shared.hub;
         if !hub.available(stream) {
-            tracing::info!(
+            limited!(
+                info,
+                "RTSP stream not available",
                 path = stream.path(),
                 "RTSP DESCRIBE: stream not available (no H.264 encoder, or the sub stream is MJPEG)"
             );
@@ -406,7 +409,7 @@ impl Connection {
         let shared = &self.shared;
         if shared.sessions.fetch_add(1, Ordering::AcqRel) >= shared.limits.max_sessions {
             shared.sessions.fetch_sub(1, Ordering::AcqRel);
-            tracing::info!(peer = %self.peer, "RTSP session limit reached");
+            limited!(info, "RTSP session limit", peer = %self.peer, "RTSP session limit reached");
             return Reply::status(StatusCode::NotEnoughBandwidth);
         }
         let slot = SessionSlot(shared.clone());

@@ -137,7 +137,7 @@ impl RtspServer {
             let (stream, peer) = match listener.accept().await {
                 Ok(accepted) => accepted,
                 Err(err) => {
-                    tracing::warn!(%err, "RTSP accept failed");
+                    crate::log_limit::limited!(warn, "RTSP accept failed", %err, "RTSP accept failed");
                     tokio::time::sleep(Duration::from_millis(100)).await;
                     continue;
                 }

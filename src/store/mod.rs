@@ -3,7 +3,10 @@
 //! All SQL lives in this module; callers get typed functions. One connection behind a mutex:
 //! callers run on blocking threads and every statement is short. Settings are read typed
 //! through `crate::settings`; the system log is written through [`event_log::EventLog`].
+//! Every write asks the request's [`commit::CommitGate`] before it commits, so a command
+//! answered -5 leaves the store unchanged.
 
+pub mod commit;
 pub mod event_log;
 mod migrations;
 
@@ -18,6 +21,10 @@ pub enum StoreError {
     /// The database stayed locked past the busy timeout.
     #[error("database busy")]
     Busy,
+    /// The request this write belongs to was already answered -5 (see [`commit`]): nothing
+    /// was written.
+    #[error("the request timed out before this write committed")]
+    TimedOut,
     /// The file is newer than this daemon understands.
     #[error("database schema {found} is newer than this firmware's {supported}")]
     TooNew {
@@ -174,6 +181,7 @@ impl Store {
                 stmt.execute([section, key, value])?;
             }
         }
+        commit::permit()?;
         tx.commit()?;
         self.bump();
         Ok(())
@@ -192,6 +200,7 @@ impl Store {
                 stmt.execute([section, key, value])?;
             }
         }
+        commit::permit()?;
         tx.commit()?;
         self.bump();
         Ok(())
@@ -199,6 +208,7 @@ impl Store {
 
     /// Forgets every stored key of a section (its factory defaults apply again).
     pub fn clear_section(&self, section: &str) -> StoreResult<()> {
+        commit::permit()?;
         self.conn()
             .execute("DELETE FROM setting WHERE section = ?1", [section])?;
         self.bump();
@@ -214,6 +224,7 @@ impl Store {
             "DELETE FROM setting; DELETE FROM account; DELETE FROM multi_dev; \
              DELETE FROM ptz_preset; DELETE FROM cruise_map;",
         )?;
+        commit::permit()?;
         tx.commit()?;
         self.bump();
         Ok(())
@@ -236,6 +247,7 @@ impl Store {
 
     /// Adds an account; `false` when the name exists.
     pub fn insert_account(&self, row: &AccountRow) -> StoreResult<bool> {
+        commit::permit()?;
         let n = self.conn().execute(
             "INSERT OR IGNORE INTO account (name, hash, privilege) VALUES (?1, ?2, ?3)",
             params![row.name, row.hash, row.privilege],
@@ -245,6 +257,7 @@ impl Store {
 
     /// Deletes an account; `false` when there was none.
     pub fn delete_account(&self, name: &str) -> StoreResult<bool> {
+        commit::permit()?;
         Ok(self
             .conn()
             .execute("DELETE FROM account WHERE name = ?1", [name])?
@@ -290,6 +303,7 @@ impl Store {
                 return Ok(false);
             }
         }
+        commit::permit()?;
         tx.commit()?;
         Ok(true)
     }
@@ -358,6 +372,7 @@ impl Store {
 
     /// Adds or replaces the device on a channel.
     pub fn put_multi_dev(&self, row: &MultiDevRow) -> StoreResult<()> {
+        commit::permit()?;
         self.conn().execute(
             "INSERT OR REPLACE INTO multi_dev \
              (chnnl, product_type, ip, port, media_port, user_name, password, dev_name) \
@@ -378,6 +393,7 @@ impl Store {
 
     /// Removes the device on a channel; `false` when there was none.
     pub fn delete_multi_dev(&self, chnnl: i64) -> StoreResult<bool> {
+        commit::permit()?;
         Ok(self
             .conn()
             .execute("DELETE FROM multi_dev WHERE chnnl = ?1", [chnnl])?
@@ -409,6 +425,7 @@ impl Store {
 
     /// Adds a user preset; `false` when the name or slot is taken.
     pub fn insert_preset(&self, name: &str, slot: i64) -> StoreResult<bool> {
+        commit::permit()?;
         let n = self.conn().execute(
             "INSERT OR IGNORE INTO ptz_preset (name, slot) VALUES (?1, ?2)",
             params![name, slot],
@@ -418,6 +435,7 @@ impl Store {
 
     /// Deletes a user preset; `false` when there was none.
     pub fn delete_preset(&self, name: &str) -> StoreResult<bool> {
+        commit::permit()?;
         Ok(self
             .conn()
             .execute("DELETE FROM ptz_preset WHERE name = ?1", [name])?
@@ -447,6 +465,7 @@ impl Store {
 
     /// Adds or replaces a cruise map.
     pub fn put_cruise_map(&self, row: &CruiseRow) -> StoreResult<()> {
+        commit::permit()?;
         let lingers: Vec<String> = row.lingers.iter().map(i64::to_string).collect();
         self.conn().execute(
             "INSERT INTO cruise_map (name, points, lingers) VALUES (?1, ?2, ?3) \
@@ -458,6 +477,7 @@ impl Store {
 
     /// Deletes a cruise map; `false` when there was none.
     pub fn delete_cruise_map(&self, name: &str) -> StoreResult<bool> {
+        commit::permit()?;
         Ok(self
             .conn()
             .execute("DELETE FROM cruise_map WHERE name = ?1", [name])?

@@ -22,6 +22,8 @@ const FRAME_WAIT: Duration = Duration::from_millis(500);
 /// [`LINGER`] or cannot be encoded.
 pub(super) fn run(inner: &Arc<HubInner>, stream: StreamId) {
     let slot = &inner.streams[stream.index()];
+    // Not running once returned: idle, not stalled.
+    let _idle = slot.heartbeat.idle_on_drop();
     let Some(factory) = inner.factory.clone() else {
         slot.close_all("this board has no H.264 encoder");
         return;
@@ -41,6 +43,8 @@ pub(super) fn run(inner: &Arc<HubInner>, stream: StreamId) {
     let epoch = Instant::now();
     let mut sequence = 0u64;
     loop {
+        // Every turn waits at most FRAME_WAIT for a frame.
+        slot.heartbeat.beat();
         {
             let mut state = lock(&slot.state);
             if state.subscribers.is_empty() {

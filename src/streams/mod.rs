@@ -27,6 +27,7 @@ use ipcamd_hal::video::encoded::EncodedFrame;
 use ipcamd_hal::video::h264::{self, H264EncoderFactory, H264Params};
 use tokio::sync::{Notify, watch};
 
+use crate::heartbeat::Heartbeat;
 use crate::settings::sections::RESOLUTIONS;
 use crate::settings::{Settings, Snapshot};
 
@@ -190,6 +191,8 @@ struct HubInner {
 }
 
 struct Slot {
+    /// The encoder thread's heartbeat: beaten every turn, idle while no encoder runs.
+    heartbeat: Heartbeat,
     state: Mutex<SlotState>,
     key_requested: AtomicBool,
     encoded: AtomicU64,
@@ -234,6 +237,11 @@ impl StreamHub {
         runtime: tokio::runtime::Handle,
     ) -> StreamHub {
         let slot = || Slot {
+            heartbeat: {
+                let idle = Heartbeat::new();
+                idle.idle();
+                idle
+            },
             state: Mutex::new(SlotState::default()),
             key_requested: AtomicBool::new(false),
             encoded: AtomicU64::new(0),
@@ -247,6 +255,12 @@ impl StreamHub {
                 runtime,
             }),
         }
+    }
+
+    /// The heartbeat of `stream`'s encoder thread (idle while the stream has no encoder), for
+    /// the supervisor.
+    pub fn heartbeat(&self, stream: StreamId) -> &Heartbeat {
+        &self.inner.streams[stream.index()].heartbeat
     }
 
     /// Whether `stream` can be encoded now (video and an H.264 encoder present; the sub

@@ -235,3 +235,71 @@ fn test_password_never_appears_in_the_log_output() {
         }
     }
 }
+
+/// Log lines about credentials: the dispatcher's refusals and the lock-out warnings, with
+/// the limiter's summaries.
+fn is_auth_line(line: &str) -> bool {
+    line.contains("authentication failed")
+        || line.contains("login lock-out")
+        || line.contains("similar messages suppressed")
+}
+
+#[test]
+fn test_a_thousand_bad_passwords_log_a_bounded_number_of_lines_and_no_system_log_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cam = Camera::start(dir.path());
+    let before = cam.cgi("getLog", &[("offset", "0"), ("count", "10")]);
+    assert_eq!(before.get("totalCnt"), "1", "power on only");
+    for _ in 0..1000 {
+        assert_eq!(
+            cam.cgi_as("admin", "not-the-password", "getDevState", &[])
+                .result,
+            -2
+        );
+    }
+    // Every line of the flood was written before its reply; stopping the daemon closes its
+    // stderr, so the channel then holds all of them.
+    let log = std::mem::replace(&mut cam.log, std::sync::mpsc::channel().1);
+    let data = cam.data.clone();
+    cam.terminate();
+    let lines: Vec<String> = log.iter().filter(|l| is_auth_line(l)).collect();
+    // Two sites (refusal, lock-out), each a burst of 10 and 6 a minute, plus summaries.
+    assert!(!lines.is_empty(), "the flood is logged");
+    assert!(
+        lines.len() <= 60,
+        "{} lines:\n{}",
+        lines.len(),
+        lines.join("\n")
+    );
+    for line in &lines {
+        assert!(
+            !line.contains("not-the-password"),
+            "password in log: {line}"
+        );
+    }
+    // The system log got no entry for them (the lock-out is in memory: a restart lifts it).
+    let cam = Camera::start(&data);
+    let after = cam.cgi("getLog", &[("offset", "0"), ("count", "10")]);
+    assert_eq!(after.get("totalCnt"), "2", "two power-ons, nothing else");
+}
+
+#[test]
+fn test_a_login_loop_does_not_flood_the_system_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let cam = Camera::start(dir.path());
+    let login = [
+        ("usrName", "admin"),
+        ("remoteIp", "10.0.0.9"),
+        ("groupId", "42"),
+    ];
+    let logout = [("usrName", "admin"), ("ip", "10.0.0.9"), ("groupId", "42")];
+    for _ in 0..100 {
+        assert_eq!(cam.cgi("logIn", &login).get("logInResult"), "0");
+        assert_eq!(cam.cgi("logOut", &logout).get("logOutResult"), "0");
+    }
+    let log = cam.cgi("getLog", &[("offset", "0"), ("count", "10")]);
+    let total: usize = log.get("totalCnt").parse().unwrap();
+    // Power on, a burst of 20 logIn/logOut entries, and at most a few more at 10 a minute;
+    // not the 200 a loop would otherwise leave, pushing older entries out.
+    assert!((21..=40).contains(&total), "{total} entries");
+}

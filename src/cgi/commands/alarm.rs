@@ -3,7 +3,7 @@
 //! sections of `config.rs`; the work is in `crate::alarm` and `crate::ir`.
 
 use super::super::command::Request;
-use super::super::error::{CgiError, CgiResult};
+use super::super::error::{CgiError, CgiResult, outcome_field};
 use super::super::reply::{Fields, Reply};
 use crate::alarm::ftp::{self, FtpError, FtpTarget};
 use crate::alarm::mail::{self, Mail, MailSecurity, SmtpSettings, parse_receivers};
@@ -20,8 +20,8 @@ pub(crate) fn clear_io_alarm_output(req: &Request) -> CgiResult<Reply> {
     Ok(Reply::ok())
 }
 
-fn test_result(code: i32) -> Reply {
-    Reply::Xml(Fields::new().with("testResult", code))
+fn test_result(ok: bool) -> Reply {
+    Reply::Xml(Fields::new().with("testResult", outcome_field(ok)))
 }
 
 /// smtpTest: sends a real test mail with the given server parameters (not the stored ones)
@@ -70,11 +70,11 @@ pub(crate) fn smtp_test(req: &Request) -> CgiResult<Reply> {
     match mail::send(&settings, &mail) {
         Ok(()) => {
             tracing::info!(server = %settings.server, "smtpTest: test mail sent");
-            Ok(test_result(0))
+            Ok(test_result(true))
         }
         Err(err) => {
             tracing::warn!(server = %settings.server, %err, "smtpTest failed");
-            Ok(test_result(-1))
+            Ok(test_result(false))
         }
     }
 }
@@ -96,7 +96,7 @@ pub(crate) fn test_ftp_server(req: &Request) -> CgiResult<Reply> {
         Ok(parts) => parts,
         Err(err) => {
             tracing::info!(%err, "testFtpServer: bad address");
-            return Ok(test_result(-1));
+            return Ok(test_result(false));
         }
     };
     let target = FtpTarget {
@@ -110,7 +110,7 @@ pub(crate) fn test_ftp_server(req: &Request) -> CgiResult<Reply> {
     match ftp::check(&target) {
         Ok(()) => {
             tracing::info!(host = %target.host, "testFtpServer: server reachable");
-            Ok(test_result(0))
+            Ok(test_result(true))
         }
         Err(FtpError::ActiveModeUnsupported) => {
             tracing::info!("testFtpServer: active mode (PORT) is not supported");
@@ -118,7 +118,7 @@ pub(crate) fn test_ftp_server(req: &Request) -> CgiResult<Reply> {
         }
         Err(err) => {
             tracing::warn!(host = %target.host, %err, "testFtpServer failed");
-            Ok(test_result(-1))
+            Ok(test_result(false))
         }
     }
 }
@@ -131,10 +131,14 @@ fn switch_infra_led(req: &Request, on: bool) -> CgiResult<Reply> {
     // Manual switching is only meaningful in manual mode (1); in auto mode the light decides
     // and the command fails as the stock firmware's does.
     if req.ctx.settings.snapshot().infra_led.mode != 1 {
-        return Ok(Reply::Xml(Fields::new().with("ctrlResult", -1)));
+        return Ok(Reply::Xml(
+            Fields::new().with("ctrlResult", outcome_field(false)),
+        ));
     }
     req.ctx.ir.set_manual(on)?;
-    Ok(Reply::Xml(Fields::new().with("ctrlResult", 0)))
+    Ok(Reply::Xml(
+        Fields::new().with("ctrlResult", outcome_field(true)),
+    ))
 }
 
 /// Switch the IR LED on (manual mode).

@@ -7,7 +7,7 @@ use ipcamd_hal::ptz::{Direction, PtzCommand};
 
 use super::super::command::Request;
 use super::super::context::Context;
-use super::super::error::{CgiError, CgiResult};
+use super::super::error::{CgiError, CgiResult, outcome_field};
 use super::super::reply::{Fields, Reply};
 use crate::ptz::{
     self, CruiseLimit, DEFAULT_CRUISES, LIMIT_PRESETS, MAX_CRUISE_MAPS, MAX_CRUISE_POINTS,
@@ -261,9 +261,11 @@ pub(crate) fn ptz_get_cruise_map_info(req: &Request) -> CgiResult<Reply> {
     motor(req)?;
     let name = name_param(req, "name")?;
     let Some(map) = find_map(req.ctx, name)? else {
-        return Ok(Reply::Xml(Fields::new().with("getResult", -1)));
+        return Ok(Reply::Xml(
+            Fields::new().with("getResult", outcome_field(false)),
+        ));
     };
-    let mut fields = Fields::new().with("getResult", 0);
+    let mut fields = Fields::new().with("getResult", outcome_field(true));
     for i in 0..MAX_CRUISE_POINTS {
         fields.push(
             format!("point{i}"),

@@ -9,7 +9,7 @@
 use super::super::catalogue::FieldSpec;
 use super::super::command::Request;
 use super::super::context::Restart;
-use super::super::error::{CgiError, CgiResult};
+use super::super::error::{CgiError, CgiResult, outcome_field};
 use super::super::reply::{Fields, Reply};
 use super::config::validate_field;
 use crate::firmware::FIRMWARE_DIR;
@@ -43,7 +43,9 @@ pub(crate) fn fw_upgrade(req: &Request) -> CgiResult<Reply> {
     })?;
     let failed = |err: crate::firmware::FwError| {
         tracing::warn!(%err, "fwUpgrade refused");
-        Ok(Reply::Xml(Fields::new().with("upgradeResult", -1)))
+        Ok(Reply::Xml(
+            Fields::new().with("upgradeResult", outcome_field(false)),
+        ))
     };
     let verified = match crate::firmware::verify_image(upload, &trust.public_key, &trust.board_id) {
         Ok(verified) => verified,
@@ -55,7 +57,9 @@ pub(crate) fn fw_upgrade(req: &Request) -> CgiResult<Reply> {
         Ok(release) => {
             tracing::warn!(%version, release = %release.display(), "firmware installed; restarting into it");
             req.ctx.request_restart(Restart::Daemon);
-            Ok(Reply::Xml(Fields::new().with("upgradeResult", 0)))
+            Ok(Reply::Xml(
+                Fields::new().with("upgradeResult", outcome_field(true)),
+            ))
         }
         Err(err) => failed(err),
     }

@@ -4,7 +4,7 @@
 
 use super::super::catalogue::Privilege;
 use super::super::command::{Request, is_admin};
-use super::super::error::{CgiError, CgiResult};
+use super::super::error::{CgiError, CgiResult, LogInResult, outcome_field};
 use super::super::reply::{Fields, Reply};
 use crate::accounts::{AccountError, MAX_CREDENTIAL_LEN};
 use crate::store::event_log::LogKind;
@@ -117,8 +117,8 @@ fn group_id(req: &Request) -> CgiResult<String> {
 /// Log in: opens a session. Its own outcome is in `logInResult`.
 pub(crate) fn log_in(req: &Request) -> CgiResult<Reply> {
     let caller = req.user()?;
-    let result_of = |code: i64, privilege: Option<Privilege>| {
-        let mut fields = Fields::new().with("logInResult", code);
+    let result_of = |result: LogInResult, privilege: Option<Privilege>| {
+        let mut fields = Fields::new().with("logInResult", result.code());
         if let Some(p) = privilege {
             fields.push("privilege", p.level());
         }
@@ -129,24 +129,29 @@ pub(crate) fn log_in(req: &Request) -> CgiResult<Reply> {
         .get("usrName")
         .filter(|n| n.len() <= MAX_CREDENTIAL_LEN)
     else {
-        return result_of(-1, None);
+        return result_of(LogInResult::Format, None);
     };
     let Ok(group) = group_id(req) else {
-        return result_of(-1, None);
+        return result_of(LogInResult::Format, None);
     };
     // The request's own credentials (usr/pwd; logIn's pwd is the same key) were verified by
     // the dispatcher. Logging in as someone else needs that user's password: the only pwd
     // on the wire is the caller's, so it must be the same user.
     if name != caller.name {
         let exists = req.ctx.store.accounts()?.iter().any(|a| a.name == name);
-        return result_of(if exists { -6 } else { -4 }, None);
+        let refused = if exists {
+            LogInResult::WrongPassword
+        } else {
+            LogInResult::NoSuchUser
+        };
+        return result_of(refused, None);
     }
     let ip = client_ip(req, "remoteIp");
     if req.ctx.accounts.log_in(name, &ip, &group).is_err() {
-        return result_of(-2, None);
+        return result_of(LogInResult::SessionsFull, None);
     }
     req.ctx.log.record(LogKind::Login, name, &ip);
-    result_of(0, Some(caller.privilege))
+    result_of(LogInResult::Success, Some(caller.privilege))
 }
 
 /// Log out: closes the session.
@@ -161,7 +166,7 @@ pub(crate) fn log_out(req: &Request) -> CgiResult<Reply> {
         req.ctx.log.record(LogKind::Logout, &name, &ip);
     }
     Ok(Reply::Xml(
-        Fields::new().with("logOutResult", if closed { 0 } else { -1 }),
+        Fields::new().with("logOutResult", outcome_field(closed)),
     ))
 }
 
@@ -198,6 +203,6 @@ pub(crate) fn usr_beat_heart(req: &Request) -> CgiResult<Reply> {
         .unwrap_or_else(|| req.peer.to_string());
     let alive = name == caller.name && req.ctx.accounts.heartbeat(&name, &ip, &group);
     Ok(Reply::Xml(
-        Fields::new().with("checkResult", if alive { 0 } else { -1 }),
+        Fields::new().with("checkResult", outcome_field(alive)),
     ))
 }

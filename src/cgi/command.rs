@@ -27,6 +27,13 @@ pub enum Auth {
     SelfService,
 }
 
+/// Longest a command may run before the caller gets -5, unless its table entry says otherwise.
+pub const COMMAND_DEADLINE: std::time::Duration = std::time::Duration::from_secs(20);
+/// Deadline of the commands that check and install a whole uploaded file (fwUpgrade,
+/// importConfig): hashing, verifying and writing megabytes takes a slow SoC (or an emulated
+/// one) longer than a setting does.
+pub const UPLOAD_COMMAND_DEADLINE: std::time::Duration = std::time::Duration::from_secs(120);
+
 /// One declaration.
 #[derive(Debug, Clone, Copy)]
 pub struct Command {
@@ -47,6 +54,8 @@ pub struct Command {
     /// A plain configuration getter or setter (`commands::config::get_section` /
     /// `set_section`): its fields are its section's, by wire name.
     pub plain: bool,
+    /// Longest it may run before the caller gets -5 ([`COMMAND_DEADLINE`] unless declared).
+    pub deadline: std::time::Duration,
 }
 
 pub(super) const fn c(name: &'static str, handler: Handler) -> Command {
@@ -59,6 +68,7 @@ pub(super) const fn c(name: &'static str, handler: Handler) -> Command {
         upload: None,
         settings: None,
         plain: false,
+        deadline: COMMAND_DEADLINE,
     }
 }
 
@@ -80,6 +90,10 @@ impl Command {
             setup_mode: true,
             ..self
         }
+    }
+    /// A command that legitimately runs longer than [`COMMAND_DEADLINE`].
+    pub(super) const fn deadline(self, deadline: std::time::Duration) -> Command {
+        Command { deadline, ..self }
     }
     pub(super) const fn upload(self, field: &'static str) -> Command {
         Command {

@@ -30,8 +30,7 @@ use crate::accounts::{AuthFailure, User};
 use crate::log_limit::limited;
 use crate::store::commit::CommitGate;
 
-/// Longest a command may run before the caller gets -5.
-pub const COMMAND_DEADLINE: Duration = Duration::from_secs(20);
+pub use super::command::{COMMAND_DEADLINE, UPLOAD_COMMAND_DEADLINE};
 
 /// What the dispatcher produced: the result code and the reply to render.
 #[derive(Debug)]
@@ -75,7 +74,7 @@ pub async fn dispatch(
         limited!(debug, "unknown command", %peer, cmd = %name.chars().take(40).collect::<String>(), "unknown command");
         return Outcome::error(&CgiError::Format("unknown command".into()), None);
     };
-    let finished = run_with_deadline(CommitGate::new(), COMMAND_DEADLINE, move || {
+    let finished = run_with_deadline(CommitGate::new(), command.deadline, move || {
         run(&ctx, &query, command, spec, peer, upload.as_deref())
     })
     .await;

@@ -263,8 +263,12 @@ pub static TABLE: &[Command] = &[
         device::restore_to_factory_setting,
     ),
     c("exportConfig", system::export_config),
-    c("importConfig", system::import_config).upload("setting_file"),
-    c("fwUpgrade", system::fw_upgrade).upload("fw_file"),
+    c("importConfig", system::import_config)
+        .upload("setting_file")
+        .deadline(super::command::UPLOAD_COMMAND_DEADLINE),
+    c("fwUpgrade", system::fw_upgrade)
+        .upload("fw_file")
+        .deadline(super::command::UPLOAD_COMMAND_DEADLINE),
     // MISC
     plain_get("getFirewallConfig", "firewall"),
     c("setFirewallConfig", network::set_firewall_config).settings("firewall"),
@@ -336,6 +340,14 @@ mod tests {
                 !decl.setup_mode || name == "logIn",
                 "{name} runs in setup mode"
             );
+        }
+    }
+
+    #[test]
+    fn test_only_upload_commands_get_the_long_deadline() {
+        for (cmd, spec) in all() {
+            let long = cmd.deadline > super::super::command::COMMAND_DEADLINE;
+            assert_eq!(long, spec.post, "{}", cmd.name);
         }
     }
 

@@ -109,8 +109,10 @@ impl Camera {
         .into_bytes();
         body.extend_from_slice(file);
         body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        // Longer than the upload commands' own deadline (120 s): an emulated ARM camera on
+        // a loaded machine takes its time to verify and install an image.
         let agent = ureq::AgentBuilder::new()
-            .timeout(Duration::from_secs(60))
+            .timeout(Duration::from_secs(180))
             .build();
         let url = format!(
             "{}/cgi-bin/CGIProxy.fcgi?cmd={cmd}&usr=admin&pwd=",

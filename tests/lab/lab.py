@@ -40,6 +40,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 BOOT_TIMEOUT = 180
 DAEMON_TIMEOUT = 180
 HTTP_TIMEOUT = 60
+# setScheduleRecordConfig: all 48 half hours of a day.
+WHOLE_DAY = (1 << 48) - 1
 
 
 class Pending(Exception):
@@ -541,6 +543,75 @@ class Lab:
         require("key_frame=1" in frames[0], "the first frame is not a key frame")
         return f"{len(frames)} H.264 frames 320x180 decoded over RTSP/TCP"
 
+    def record_schedule(self, enable):
+        days = {f"schedule{d}": WHOLE_DAY for d in range(7)}
+        self.cam.xml("setScheduleRecordConfig", isEnable=enable, recordLevel=0,
+                     spaceFullMode=0, isEnableAudio=0, **days)
+
+    def wait_state(self, field, value, timeout, why):
+        deadline = time.monotonic() + timeout
+        while True:
+            state = self.cam.xml("getDevState")
+            if state.get(field) == value:
+                return
+            require(time.monotonic() < deadline,
+                    f"{why}: getDevState {field}={state.get(field)!r} after {timeout} s")
+            time.sleep(1)
+
+    def check_recording(self):
+        """Schedule recording on the lab's SD card (a mount at /data/sd): vivid through the
+        software H.264 encoder into MP4 segments; the card pulled (lazy unmount) mid-recording
+        ends the segment and stops recording, the card put back resumes it; every segment is
+        listed by getRecordList, downloaded over HTTP and decoded by ffprobe on the host."""
+        self.cam.xml("setVideoStreamParam", streamType=0, resolution=3, frameRate=5, GOP=5)
+        self.cam.xml("setMainVideoStreamType", streamType=0)
+        before = int(self.cam.xml("getRecordList", recordType=0, startNo=0)["totalCnt"])
+        self.record_schedule(1)
+        try:
+            self.wait_state("record", "1", 90, "recording did not start")
+            time.sleep(10)
+            self.ctl.out("umount -l /data/sd")
+            self.wait_state("sdState", "0", 30, "the pulled card still shows")
+            self.wait_state("record", "0", 30, "recording went on without a card")
+            self.ctl.out("mount --bind /data/sd /data/sd")
+            self.wait_state("sdState", "1", 30, "the card put back does not show")
+            self.wait_state("record", "1", 60, "recording did not resume on the card")
+            time.sleep(10)
+        finally:
+            self.record_schedule(0)
+        self.wait_state("record", "0", 30, "recording did not stop with the schedule")
+        page = self.cam.xml("getRecordList", recordType=0, startNo=0)
+        total = int(page["totalCnt"])
+        records = [page[f"record{i}"] for i in range(int(page["curCnt"]))]
+        require(total >= before + 2, f"{total - before} new segments, want 2 (before and "
+                                     f"after the card was pulled): {records}")
+        new = sorted(records)[-2:]
+        decoded = []
+        for record in new:
+            url = f"{self.cam.base}{record}?usr=admin&pwd="
+            with urllib.request.urlopen(url, timeout=HTTP_TIMEOUT) as r:
+                require(r.headers.get("Content-Type") == "video/mp4",
+                        f"{record}: {r.headers.get('Content-Type')}")
+                body = r.read()
+            path = os.path.join(self.run_dir, record.rsplit("/", 1)[-1])
+            with open(path, "wb") as out:
+                out.write(body)
+            p = subprocess.run(
+                ["ffprobe", "-v", "error", "-count_frames", "-select_streams", "v:0",
+                 "-show_entries", "stream=codec_name,width,height,nb_read_frames",
+                 "-of", "default=noprint_wrappers=1", path],
+                capture_output=True, text=True, timeout=120)
+            fields = dict(l.split("=", 1) for l in p.stdout.splitlines() if "=" in l)
+            require(p.returncode == 0 and not p.stderr.strip(),
+                    f"ffprobe {record} (rc {p.returncode}): {p.stderr[-300:]}")
+            require(fields.get("codec_name") == "h264"
+                    and (fields.get("width"), fields.get("height")) == ("320", "240"),
+                    f"{record}: {fields}")
+            frames = int(fields.get("nb_read_frames", "0"))
+            require(frames >= 10, f"{record}: {frames} frames")
+            decoded.append(f"{record.rsplit('/', 1)[-1]} {len(body)} B {frames} frames")
+        return "card pulled and put back mid-recording; " + "; ".join(decoded)
+
     def check_brightness(self):
         values = {}
         for level in (0, 100, 50):
@@ -714,6 +785,7 @@ class Lab:
             self.check("GetMJStream frames", self.check_mjpeg)
             self.check("RTSP /videoSub H.264 from vivid decodes on the host", self.check_rtsp)
             self.check("V4L2 M2M encoder round-trips frames through vicodec", self.check_m2m)
+            self.check("recording to the SD card survives pulling the card", self.check_recording)
             self.check("setBrightness drives vivid", self.check_brightness)
             self.check("openInfraLed/closeInfraLed drive gpio-sim", self.check_infra_led)
             self.check("alarm-in raises IOAlarm and logs", self.check_io_alarm)

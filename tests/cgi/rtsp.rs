@@ -7,7 +7,7 @@ use std::net::TcpStream;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::{Camera, encode};
+use crate::support::{Camera, encode, repo};
 
 /// `rtsp://usr:pwd@127.0.0.1:PORT/PATH`: RTSP shares the web port (Foscam's mediaPort 88 =
 /// webPort 88; the simulated board's are both 8088, and the tests listen on a free port).
@@ -344,6 +344,292 @@ fn test_rtsp_accounts_url_special_password_wrong_password_and_mjpeg_sub_stream()
             .unwrap_or("")
             .starts_with("multipart/x-mixed-replace")
     );
+}
+
+/// A camera whose board file takes Digest only (`[rtsp] basic_auth = false`), its main
+/// stream small.
+fn digest_only_camera(dir: &std::path::Path) -> Camera {
+    let board = std::fs::read_to_string(repo().join("board/sim.toml")).unwrap()
+        + "\n[rtsp]\nbasic_auth = false\n";
+    let path = dir.join("board.toml");
+    std::fs::write(&path, board).unwrap();
+    let cam = Camera::start_with_board(&dir.join("data"), &path);
+    set_main(
+        &cam,
+        &[
+            ("resolution", "3"),
+            ("frameRate", "15"),
+            ("GOP", "10"),
+            ("bitRate", "524288"),
+        ],
+    );
+    cam
+}
+
+fn hex_md5(text: &str) -> String {
+    use md5::Digest;
+    md5::Md5::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn hex_sha256(text: &str) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The `WWW-Authenticate` values of a response, in order.
+fn challenges(reply: &str) -> Vec<String> {
+    reply
+        .lines()
+        .filter_map(|l| l.strip_prefix("WWW-Authenticate: "))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// A challenge's parameter (quoted or not).
+fn param(challenge: &str, name: &str) -> Option<String> {
+    challenge
+        .split(", ")
+        .flat_map(|part| part.split(' '))
+        .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
+        .map(|v| v.trim_matches('"').to_owned())
+}
+
+/// `Authorization: Digest …` (qop=auth) for `method uri`, as RFC 2617 section 3.2.2 computes
+/// it, with MD5 or SHA-256.
+fn digest_header(
+    sha256: bool,
+    user: &str,
+    password: &str,
+    nonce: &str,
+    method: &str,
+    uri: &str,
+) -> String {
+    let h = |text: &str| {
+        if sha256 {
+            hex_sha256(text)
+        } else {
+            hex_md5(text)
+        }
+    };
+    let ha1 = h(&format!("{user}:ipcamd:{password}"));
+    let ha2 = h(&format!("{method}:{uri}"));
+    let response = h(&format!("{ha1}:{nonce}:00000001:c0ffee:auth:{ha2}"));
+    let algorithm = if sha256 { "SHA-256" } else { "MD5" };
+    format!(
+        "Authorization: Digest username=\"{user}\", realm=\"ipcamd\", nonce=\"{nonce}\", \
+         uri=\"{uri}\", response=\"{response}\", algorithm={algorithm}, qop=auth, nc=00000001, \
+         cnonce=\"c0ffee\"\r\n"
+    )
+}
+
+#[test]
+fn test_rtsp_digest_only_camera_serves_ffprobe_and_checks_responses_nonces_and_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    let cam = digest_only_camera(dir.path());
+    let h = host(&cam);
+    let password = "p@ss:w/rd%?#\"x\"";
+    assert_eq!(
+        cam.cgi(
+            "addAccount",
+            &[
+                ("usrName", "viewer"),
+                ("usrPwd", password),
+                ("privilege", "0")
+            ]
+        )
+        .result,
+        0
+    );
+    // ffprobe turns the URL's percent-encoded credentials into Digest: the camera takes
+    // nothing else.
+    let frames = probe_frames(&url(&cam, "viewer", password, "videoMain"), "tcp", 10);
+    assert!(frames.len() >= 5, "{} frames", frames.len());
+    assert!(probe_frames(&url(&cam, "admin", "", "videoMain"), "udp", 5).len() >= 3);
+    let (ok, _, err) = run(
+        "ffprobe",
+        &[
+            "-v",
+            "error",
+            "-rtsp_transport",
+            "tcp",
+            &url(&cam, "viewer", "nope", "videoMain"),
+        ],
+        Duration::from_secs(30),
+    );
+    assert!(!ok);
+    assert!(err.contains("401"), "{err}");
+
+    // The 401 offers Digest with SHA-256, then MD5, one header each, and no Basic.
+    let mut raw = RawClient::connect(&cam);
+    let uri = format!("rtsp://{h}/videoMain");
+    let reply = raw.request(&format!("DESCRIBE {uri} RTSP/1.0\r\nCSeq: 1\r\n\r\n"));
+    assert!(reply.starts_with("RTSP/1.0 401"), "{reply}");
+    let offered = challenges(&reply);
+    assert_eq!(offered.len(), 2, "{offered:?}");
+    assert!(offered[0].starts_with("Digest realm=\"ipcamd\", nonce=\""));
+    assert_eq!(param(&offered[0], "algorithm").as_deref(), Some("SHA-256"));
+    assert_eq!(param(&offered[1], "algorithm").as_deref(), Some("MD5"));
+    assert_eq!(param(&offered[1], "qop").as_deref(), Some("auth"));
+    assert_eq!(param(&offered[1], "stale"), None);
+    let nonce = param(&offered[1], "nonce").unwrap();
+    // Basic is refused on this board even with the right password.
+    let basic = raw.request(&format!(
+        "DESCRIBE {uri} RTSP/1.0\r\nCSeq: 2\r\nAuthorization: Basic YWRtaW46\r\n\r\n"
+    ));
+    assert!(basic.starts_with("RTSP/1.0 401"), "{basic}");
+    // The right MD5 and SHA-256 responses pass; a wrong one, or one for another URI, does not.
+    for (cseq, sha) in [(3, false), (4, true)] {
+        let ok = raw.request(&format!(
+            "DESCRIBE {uri} RTSP/1.0\r\nCSeq: {cseq}\r\n{}\r\n",
+            digest_header(sha, "viewer", password, &nonce, "DESCRIBE", &uri)
+        ));
+        assert!(ok.starts_with("RTSP/1.0 200"), "sha256={sha}: {ok}");
+    }
+    let wrong = raw.request(&format!(
+        "DESCRIBE {uri} RTSP/1.0\r\nCSeq: 5\r\n{}\r\n",
+        digest_header(false, "viewer", "nope", &nonce, "DESCRIBE", &uri)
+    ));
+    assert!(wrong.starts_with("RTSP/1.0 401"), "{wrong}");
+    assert_eq!(param(&challenges(&wrong)[1], "stale"), None);
+    let elsewhere = raw.request(&format!(
+        "DESCRIBE {uri} RTSP/1.0\r\nCSeq: 6\r\n{}\r\n",
+        digest_header(
+            false,
+            "viewer",
+            password,
+            &nonce,
+            "DESCRIBE",
+            "rtsp://x/videoSub"
+        )
+    ));
+    assert!(elsewhere.starts_with("RTSP/1.0 400"), "{elsewhere}");
+    // A nonce the camera did not issue in this boot, answered correctly: stale=true with a
+    // fresh nonce (the client retries without asking its user); answered wrongly: no stale.
+    let old_nonce = "00000000002a0123456789abcdef0123456789abcdef";
+    let mut fresh = RawClient::connect(&cam);
+    let stale = fresh.request(&format!(
+        "DESCRIBE {uri} RTSP/1.0\r\nCSeq: 1\r\n{}\r\n",
+        digest_header(false, "viewer", password, old_nonce, "DESCRIBE", &uri)
+    ));
+    assert!(stale.starts_with("RTSP/1.0 401"), "{stale}");
+    let renewed = challenges(&stale);
+    assert_eq!(
+        param(&renewed[1], "stale").as_deref(),
+        Some("true"),
+        "{stale}"
+    );
+    assert_ne!(param(&renewed[1], "nonce").as_deref(), Some(old_nonce));
+    let retry = fresh.request(&format!(
+        "DESCRIBE {uri} RTSP/1.0\r\nCSeq: 2\r\n{}\r\n",
+        digest_header(
+            false,
+            "viewer",
+            password,
+            &param(&renewed[1], "nonce").unwrap(),
+            "DESCRIBE",
+            &uri
+        )
+    ));
+    assert!(retry.starts_with("RTSP/1.0 200"), "{retry}");
+    let guess = fresh.request(&format!(
+        "DESCRIBE {uri} RTSP/1.0\r\nCSeq: 3\r\n{}\r\n",
+        digest_header(false, "viewer", "nope", old_nonce, "DESCRIBE", &uri)
+    ));
+    assert_eq!(param(&challenges(&guess)[1], "stale"), None, "{guess}");
+
+    // A rename without the password forgets the Digest secret (it hashes the name); the next
+    // CGI request with the password brings it back.
+    assert_eq!(
+        cam.cgi(
+            "changeUserName",
+            &[("usrName", "viewer"), ("newUsrName", "watcher")]
+        )
+        .result,
+        0
+    );
+    let (ok, _, err) = run(
+        "ffprobe",
+        &[
+            "-v",
+            "error",
+            "-rtsp_transport",
+            "tcp",
+            &url(&cam, "watcher", password, "videoMain"),
+        ],
+        Duration::from_secs(30),
+    );
+    assert!(!ok && err.contains("401"), "no Digest secret yet: {err}");
+    assert_eq!(
+        cam.cgi_as("watcher", password, "getSubVideoStreamParam", &[])
+            .result,
+        0
+    );
+    assert!(probe_frames(&url(&cam, "watcher", password, "videoMain"), "tcp", 5).len() >= 3);
+
+    // Neither passwords nor their Digest secrets reach the log.
+    let ha1 = hex_md5(&format!("watcher:ipcamd:{password}"));
+    let logged: Vec<String> = cam.log.try_iter().collect();
+    assert!(
+        !logged
+            .iter()
+            .any(|l| l.contains(password) || l.contains("nope") || l.contains(&ha1)),
+        "{logged:?}"
+    );
+
+    // Wrong Digest responses count towards the CGI's lock-out of the address.
+    let mut guesser = RawClient::connect(&cam);
+    for cseq in 1..=5 {
+        let wrong = guesser.request(&format!(
+            "DESCRIBE {uri} RTSP/1.0\r\nCSeq: {cseq}\r\n{}\r\n",
+            digest_header(false, "admin", "guess", &nonce, "DESCRIBE", &uri)
+        ));
+        assert!(wrong.starts_with("RTSP/1.0 401"), "{wrong}");
+    }
+    let locked = guesser.request(&format!(
+        "DESCRIBE {uri} RTSP/1.0\r\nCSeq: 6\r\n{}\r\n",
+        digest_header(false, "admin", "", &nonce, "DESCRIBE", &uri)
+    ));
+    assert!(locked.starts_with("RTSP/1.0 401"), "locked out: {locked}");
+    assert_ne!(cam.cgi("getDevState", &[]).result, 0, "the CGI too");
+}
+
+#[test]
+fn test_rtsp_ffmpeg_picks_digest_when_basic_is_offered_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let cam = small_camera(dir.path());
+    let mut raw = RawClient::connect(&cam);
+    let reply = raw.request(&format!(
+        "DESCRIBE rtsp://{}/videoMain RTSP/1.0\r\nCSeq: 1\r\n\r\n",
+        host(&cam)
+    ));
+    let offered = challenges(&reply);
+    assert_eq!(offered.len(), 3, "{offered:?}");
+    assert_eq!(offered[2], "Basic realm=\"ipcamd\"");
+    // ffprobe's trace log shows each request it sends.
+    let (ok, _, err) = run(
+        "ffprobe",
+        &[
+            "-v",
+            "trace",
+            "-rtsp_transport",
+            "tcp",
+            "-select_streams",
+            "v:0",
+            "-show_entries",
+            "stream=width,height",
+            &url(&cam, "admin", "", "videoMain"),
+        ],
+        Duration::from_secs(60),
+    );
+    assert!(ok, "{err}");
+    assert!(err.contains("Authorization: Digest "), "{err}");
+    assert!(!err.contains("Authorization: Basic"), "{err}");
 }
 
 #[test]

@@ -878,13 +878,149 @@ fn test_rtsp_moves_to_the_media_port_set_by_set_port_info_and_back_to_the_web_po
     });
 }
 
+/// Records `seconds` of `url` with `ffmpeg -c copy` into an Annex-B file.
+fn record_h264(url: &str, out: &std::path::Path, seconds: u32) {
+    let seconds = seconds.to_string();
+    let (ok, _, err) = run(
+        "ffmpeg",
+        &[
+            "-v",
+            "error",
+            "-rtsp_transport",
+            "tcp",
+            "-timeout",
+            "10000000",
+            "-i",
+            url,
+            "-t",
+            &seconds,
+            "-c",
+            "copy",
+            "-f",
+            "h264",
+            "-y",
+            out.to_str().unwrap(),
+        ],
+        Duration::from_secs(60),
+    );
+    assert!(ok, "ffmpeg recorded: {err}");
+}
+
+/// The NAL units of an Annex-B stream, each with its start code.
+fn nal_units(stream: &[u8]) -> Vec<&[u8]> {
+    let mut starts = Vec::new();
+    let mut i = 0;
+    while i + 3 <= stream.len() {
+        if stream[i..i + 3] == [0, 0, 1] {
+            starts.push(if i > 0 && stream[i - 1] == 0 {
+                i - 1
+            } else {
+                i
+            });
+            i += 3;
+        } else {
+            i += 1;
+        }
+    }
+    starts
+        .iter()
+        .enumerate()
+        .map(|(n, &at)| &stream[at..starts.get(n + 1).copied().unwrap_or(stream.len())])
+        .collect()
+}
+
+/// A NAL unit's header byte (after its start code).
+fn nal_header(nal: &[u8]) -> u8 {
+    let code = if nal.starts_with(&[0, 0, 0, 1]) { 4 } else { 3 };
+    nal.get(code).copied().unwrap_or(0)
+}
+
+/// One letter per coded picture of an Annex-B stream (its slice NAL units): `I` an IDR,
+/// `R` a picture others may reference (`nal_ref_idc` > 0), `d` one nothing references.
+fn reference_pattern(stream: &[u8]) -> String {
+    nal_units(stream)
+        .into_iter()
+        .filter_map(|nal| {
+            let header = nal_header(nal);
+            match header & 0x1f {
+                5 => Some('I'),
+                1 if header & 0x60 == 0 => Some('d'),
+                1 => Some('R'),
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+/// Frames ffprobe decodes from a file, and whether it reported errors.
+fn decode_file(path: &std::path::Path) -> (usize, String) {
+    let (ok, out, err) = run(
+        "ffprobe",
+        &[
+            "-v",
+            "error",
+            "-count_frames",
+            "-select_streams",
+            "v:0",
+            "-show_entries",
+            "stream=nb_read_frames",
+            "-of",
+            "csv=p=0",
+            path.to_str().unwrap(),
+        ],
+        Duration::from_secs(60),
+    );
+    assert!(ok, "ffprobe decoded the file: {err}");
+    (out.trim().parse().unwrap_or(0), err)
+}
+
 #[test]
-fn test_h264_frame_reference_mode_1_is_refused_by_an_encoder_that_cannot_make_it() {
+fn test_h264_frame_reference_mode_1_makes_droppable_pictures_in_the_rtsp_stream() {
     let dir = tempfile::tempdir().unwrap();
-    let cam = Camera::start(dir.path());
-    // OpenH264 cannot make the guide's frame-skipping reference structure: -4, unchanged.
-    assert_eq!(cam.cgi("setH264FrmRefMode", &[("mode", "1")]).result, -4);
-    assert_eq!(cam.cgi("getH264FrmRefMode", &[]).get("mode"), "0");
-    assert_eq!(cam.cgi("setH264FrmRefMode", &[("mode", "0")]).result, 0);
+    let cam = small_camera(dir.path());
+    // VBR: the encoder skips no picture, so the layer pattern is exact.
+    set_main(&cam, &[("isVBR", "1")]);
     assert_eq!(cam.cgi("setH264FrmRefMode", &[("mode", "2")]).result, -1);
+    assert_eq!(cam.cgi("getH264FrmRefMode", &[]).get("mode"), "0");
+    let main = url(&cam, "admin", "", "videoMain");
+    let plain = dir.path().join("mode0.h264");
+    record_h264(&main, &plain, 3);
+    let pattern = reference_pattern(&std::fs::read(&plain).unwrap());
+    assert!(pattern.len() >= 20, "{pattern}");
+    assert!(
+        !pattern.contains('d'),
+        "mode 0 references every picture: {pattern}"
+    );
+
+    assert_eq!(cam.cgi("setH264FrmRefMode", &[("mode", "1")]).result, 0);
+    assert_eq!(cam.cgi("getH264FrmRefMode", &[]).get("mode"), "1");
+    let layered = dir.path().join("mode1.h264");
+    record_h264(&main, &layered, 4);
+    let bytes = std::fs::read(&layered).unwrap();
+    let pattern = reference_pattern(&bytes);
+    // Three temporal layers: base pictures four apart, a second-layer one midway, the two
+    // others droppable; an IDR every GOP (10) as set.
+    let gops: Vec<&str> = pattern.split('I').skip(1).collect();
+    assert!(gops.len() >= 4, "{pattern}");
+    for gop in &gops[..gops.len() - 1] {
+        assert_eq!(*gop, "dRdRdRdRd", "{pattern}");
+    }
+    assert!("dRdRdRdRd".starts_with(gops[gops.len() - 1]), "{pattern}");
+    // Every picture decodes.
+    let (decoded, errors) = decode_file(&layered);
+    assert_eq!(decoded, pattern.len(), "{errors}");
+    assert!(errors.trim().is_empty(), "{errors}");
+    // The pictures nothing references can be dropped: what is left still decodes cleanly.
+    let kept: Vec<u8> = nal_units(&bytes)
+        .into_iter()
+        .filter(|nal| nal_header(nal) & 0x7f != 0x01)
+        .flatten()
+        .copied()
+        .collect();
+    let halved = dir.path().join("mode1-halved.h264");
+    std::fs::write(&halved, &kept).unwrap();
+    let (decoded, errors) = decode_file(&halved);
+    assert_eq!(decoded, pattern.matches(['I', 'R']).count(), "{errors}");
+    assert!(errors.trim().is_empty(), "{errors}");
+    assert_eq!(cam.cgi("setH264FrmRefMode", &[("mode", "0")]).result, 0);
 }

@@ -186,13 +186,16 @@ struct HubInner {
     frames: Option<watch::Receiver<Option<Arc<Frame>>>>,
     factory: Option<Arc<dyn H264EncoderFactory>>,
     settings: Arc<dyn StreamSettingsSource>,
-    runtime: tokio::runtime::Handle,
+    /// Set by [`StreamHub::stop`]: encoders end and none starts again.
+    stopping: AtomicBool,
 }
 
 struct Slot {
     state: Mutex<SlotState>,
     key_requested: AtomicBool,
     encoded: AtomicU64,
+    /// Encoder threads started for this stream and not yet joined.
+    threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
 }
 
 #[derive(Default)]
@@ -225,18 +228,18 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl StreamHub {
     /// A hub over the capture pipeline's processed frames (`None`: the board has no video,
-    /// every stream is closed). Encoders start on demand, on threads of their own; `runtime`
-    /// is the daemon's (the frame feed is a tokio channel).
+    /// every stream is closed). Encoders start on demand, on threads of their own that need
+    /// no async runtime.
     pub fn new(
         frames: Option<watch::Receiver<Option<Arc<Frame>>>>,
         factory: Option<Arc<dyn H264EncoderFactory>>,
         settings: Arc<dyn StreamSettingsSource>,
-        runtime: tokio::runtime::Handle,
     ) -> StreamHub {
         let slot = || Slot {
             state: Mutex::new(SlotState::default()),
             key_requested: AtomicBool::new(false),
             encoded: AtomicU64::new(0),
+            threads: Mutex::new(Vec::new()),
         };
         StreamHub {
             inner: Arc::new(HubInner {
@@ -244,17 +247,43 @@ impl StreamHub {
                 frames,
                 factory,
                 settings,
-                runtime,
+                stopping: AtomicBool::new(false),
             }),
         }
     }
 
     /// Whether `stream` can be encoded now (video and an H.264 encoder present; the sub
-    /// stream set to H.264 by setSubStreamFormat).
+    /// stream set to H.264 by setSubStreamFormat; the hub not stopped).
     pub fn available(&self, stream: StreamId) -> bool {
         self.inner.factory.is_some()
             && self.inner.frames.is_some()
+            && !self.inner.stopping.load(Ordering::Acquire)
             && (stream == StreamId::Main || self.inner.settings.read().sub.is_some())
+    }
+
+    /// Stops the hub (daemon shutdown): every subscription ends, the encoder threads finish
+    /// and are joined, and no encoder starts again. `true` when every thread ended within
+    /// `wait` without panicking.
+    pub fn stop(&self, wait: Duration) -> bool {
+        self.inner.stopping.store(true, Ordering::Release);
+        let deadline = Instant::now() + wait;
+        let mut clean = true;
+        for slot in &self.inner.streams {
+            slot.close_all("the daemon is stopping");
+            let threads: Vec<_> = lock(&slot.threads).drain(..).collect();
+            for thread in threads {
+                while !thread.is_finished() && Instant::now() < deadline {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                if !thread.is_finished() {
+                    tracing::warn!("an encoder thread did not stop in time");
+                    clean = false;
+                } else if thread.join().is_err() {
+                    clean = false;
+                }
+            }
+        }
+        clean
     }
 
     /// The parameters `stream` is encoded with now (or would be when started).
@@ -321,9 +350,17 @@ impl StreamHub {
         let spawned = std::thread::Builder::new()
             .name(format!("encode-{}", stream.path()))
             .spawn(move || encode::run(&inner, stream));
-        if let Err(err) = spawned {
-            tracing::error!(%err, "cannot start the encoder thread");
-            self.inner.streams[stream.index()].close_all(&format!("no thread: {err}"));
+        let slot = &self.inner.streams[stream.index()];
+        match spawned {
+            Ok(thread) => {
+                let mut threads = lock(&slot.threads);
+                threads.retain(|t| !t.is_finished());
+                threads.push(thread);
+            }
+            Err(err) => {
+                tracing::error!(%err, "cannot start the encoder thread");
+                slot.close_all(&format!("no thread: {err}"));
+            }
         }
     }
 }

@@ -41,7 +41,8 @@ struct Rig {
     hub: StreamHub,
     settings: Arc<TestSettings>,
     stop: Arc<AtomicBool>,
-    _runtime: tokio::runtime::Runtime,
+    /// The runtime the hub is made in, as in the daemon (a test may shut it down first).
+    runtime: Option<tokio::runtime::Runtime>,
 }
 
 impl Drop for Rig {
@@ -87,17 +88,13 @@ fn rig(sub: Option<H264Params>) -> Rig {
             sub,
         }),
     });
-    let hub = StreamHub::new(
-        Some(rx),
-        software_factory(),
-        settings.clone(),
-        runtime.handle().clone(),
-    );
+    let hub =
+        runtime.block_on(async { StreamHub::new(Some(rx), software_factory(), settings.clone()) });
     Rig {
         hub,
         settings,
         stop,
-        _runtime: runtime,
+        runtime: Some(runtime),
     }
 }
 
@@ -318,4 +315,33 @@ fn test_typed_settings_pick_the_live_parameter_set_and_the_sub_format() {
         "never larger than main"
     );
     assert!(sub.temporal_layers);
+}
+
+#[test]
+fn test_encoders_outlive_the_runtime_and_stop_cleanly() {
+    let mut rig = rig(None);
+    let mut sub = rig
+        .hub
+        .subscribe(StreamId::Main, SubscribeOptions::default());
+    assert!(sub.recv_timeout(WAIT).unwrap().expect("a frame").keyframe);
+    // The daemon's runtime shuts down first: the encoder thread (which used a tokio timer
+    // and panicked here) keeps encoding.
+    drop(rig.runtime.take());
+    for _ in 0..5 {
+        sub.recv_timeout(WAIT)
+            .unwrap()
+            .expect("frames without the runtime");
+    }
+    assert!(
+        rig.hub.stop(WAIT),
+        "every encoder thread ended, none panicked"
+    );
+    assert!(matches!(sub.recv_timeout(WAIT), Err(StreamClosed)));
+    let mut late = rig
+        .hub
+        .subscribe(StreamId::Main, SubscribeOptions::default());
+    assert!(
+        matches!(late.recv_timeout(WAIT), Err(StreamClosed)),
+        "a stopped hub starts no encoder"
+    );
 }

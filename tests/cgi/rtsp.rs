@@ -1024,3 +1024,46 @@ fn test_h264_frame_reference_mode_1_makes_droppable_pictures_in_the_rtsp_stream(
     assert!(errors.trim().is_empty(), "{errors}");
     assert_eq!(cam.cgi("setH264FrmRefMode", &[("mode", "0")]).result, 0);
 }
+
+#[test]
+fn test_daemon_streams_stop_cleanly_in_process_even_after_the_runtime() {
+    use ipcamd::streams::{StreamId, SubscribeOptions};
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let options = ipcamd::daemon::Options {
+        board: repo().join("board/sim.toml"),
+        data: dir.path().to_path_buf(),
+        listen: Some("127.0.0.1:0".parse().unwrap()),
+    };
+    let mut started = runtime.block_on(ipcamd::daemon::start(&options)).unwrap();
+    started.launch().unwrap();
+    let ctx = started.ctx.clone();
+    let wait = Duration::from_secs(30);
+    let mut viewer = ctx
+        .streams
+        .subscribe(StreamId::Main, SubscribeOptions::default());
+    let first = viewer.recv_timeout(wait).unwrap().expect("a frame");
+    assert!(first.keyframe);
+    // The runtime goes first, as when the daemon returns from main: the encoder thread goes
+    // on (it used a tokio timer, which panicked then).
+    drop(started);
+    runtime.shutdown_timeout(Duration::from_secs(5));
+    for _ in 0..3 {
+        viewer
+            .recv_timeout(wait)
+            .unwrap()
+            .expect("frames after the runtime stopped");
+    }
+    assert!(
+        ctx.streams.stop(wait),
+        "the encoder thread ended without panicking"
+    );
+    assert!(
+        viewer.recv_timeout(wait).is_err(),
+        "its viewer sees the end"
+    );
+}

@@ -14,8 +14,14 @@
 //! that consumer only and resumes it at the next key frame; the encoder and the other
 //! consumers never wait. A new subscription starts at a key frame and asks the encoder for an
 //! IDR at once.
+//!
+//! Lower rates: a consumer may ask for a share of the frames or a frame rate
+//! ([`Decimation`]); [`Decimator`] drops frames for it without breaking decoding.
 
+mod decimate;
 mod encode;
+
+pub use decimate::{Decimation, Decimator};
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -24,7 +30,7 @@ use std::time::{Duration, Instant};
 
 use ipcamd_hal::video::Frame;
 use ipcamd_hal::video::encoded::EncodedFrame;
-use ipcamd_hal::video::h264::{self, H264EncoderFactory, H264Params};
+use ipcamd_hal::video::h264::{H264EncoderFactory, H264Params};
 use tokio::sync::{Notify, watch};
 
 use crate::settings::sections::RESOLUTIONS;
@@ -135,18 +141,6 @@ impl StreamSettingsSource for Settings {
     }
 }
 
-/// Which frames a consumer wants (recordLevel-style lower rates).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Decimation {
-    /// Every frame.
-    #[default]
-    All,
-    /// Only frames some other frame references (drops setH264FrmRefMode 1's skipping frames).
-    ReferenceOnly,
-    /// Only key frames.
-    KeyFramesOnly,
-}
-
 /// How a consumer subscribes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SubscribeOptions {
@@ -216,7 +210,7 @@ struct Shared {
 struct Queue {
     frames: VecDeque<Arc<EncodedFrame>>,
     capacity: usize,
-    decimation: Decimation,
+    decimator: Decimator,
     waiting_for_key: bool,
     skipped: u64,
     closed: bool,
@@ -318,7 +312,7 @@ impl StreamHub {
             queue: Mutex::new(Queue {
                 frames: VecDeque::with_capacity(options.queue.clamp(1, 256)),
                 capacity: options.queue.max(1),
-                decimation: options.decimation,
+                decimator: Decimator::new(options.decimation, self.params(stream).as_ref()),
                 waiting_for_key: true,
                 skipped: 0,
                 closed: !self.available(stream),
@@ -393,18 +387,18 @@ impl Shared {
         if queue.closed {
             return;
         }
+        // The decimator sees every frame (it measures the GOPs it plans).
+        let wanted = queue.decimator.keep(frame);
         if queue.waiting_for_key {
             if !frame.keyframe {
                 queue.skipped += 1;
                 return;
             }
+            if !wanted {
+                return;
+            }
             queue.waiting_for_key = false;
         }
-        let wanted = match queue.decimation {
-            Decimation::All => true,
-            Decimation::KeyFramesOnly => frame.keyframe,
-            Decimation::ReferenceOnly => !h264::is_droppable(frame),
-        };
         if !wanted {
             return;
         }

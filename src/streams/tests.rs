@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use ipcamd_hal::video::h264::{H264Params, software_factory};
+use ipcamd_hal::video::h264::{self, H264Params, software_factory};
 use ipcamd_hal::video::{Frame, PixelFormat, convert};
 use tokio::sync::watch;
 
@@ -344,4 +344,43 @@ fn test_encoders_outlive_the_runtime_and_stop_cleanly() {
         matches!(late.recv_timeout(WAIT), Err(StreamClosed)),
         "a stopped hub starts no encoder"
     );
+}
+
+#[test]
+fn test_a_consumer_asking_for_half_the_rate_of_a_layered_stream_gets_every_referenced_frame() {
+    let rig = rig(None);
+    {
+        let mut live = rig.settings.settings.lock().unwrap();
+        live.main.temporal_layers = true;
+        live.main.vbr = true;
+    }
+    rig.settings.generation.fetch_add(1, Ordering::AcqRel);
+    let mut all = rig
+        .hub
+        .subscribe(StreamId::Main, SubscribeOptions::default());
+    let mut half = rig.hub.subscribe(
+        StreamId::Main,
+        SubscribeOptions {
+            queue: 64,
+            decimation: Decimation::Share { keep: 1, of: 2 },
+        },
+    );
+    let every: Vec<Arc<EncodedFrame>> = (0..40)
+        .map(|_| all.recv_timeout(WAIT).unwrap().expect("a frame"))
+        .collect();
+    assert!(
+        every.iter().any(|f| h264::is_droppable(f)),
+        "the layered encoder makes droppable pictures"
+    );
+    let thinned: Vec<Arc<EncodedFrame>> = (0..15)
+        .map(|_| half.recv_timeout(WAIT).unwrap().expect("a frame"))
+        .collect();
+    assert!(thinned[0].keyframe);
+    assert!(thinned.iter().all(|f| !h264::is_droppable(f)));
+    // Consecutive referenced pictures: none lost between two kept ones.
+    let gaps: Vec<u64> = thinned
+        .windows(2)
+        .map(|w| w[1].sequence - w[0].sequence)
+        .collect();
+    assert!(gaps.iter().all(|&g| g <= 2), "{gaps:?}");
 }

@@ -133,11 +133,7 @@ impl DigestAlgorithm {
                 }
                 hasher.update(part.as_bytes());
             }
-            hasher
-                .finalize()
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect()
+            hex(&hasher.finalize())
         }
         match self {
             DigestAlgorithm::Md5 => run::<md5::Md5>(parts),
@@ -615,6 +611,16 @@ impl Accounts {
         sessions.retain(|s| now.duration_since(s.last_seen) < SESSION_TIMEOUT);
         sessions.clone()
     }
+}
+
+/// Lower-case hex of `bytes`.
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(out, "{b:02x}");
+    }
+    out
 }
 
 fn dummy_hash() -> PasswordHash<'static> {

@@ -688,10 +688,12 @@ impl Connection {
             let Some(end) = out.windows(4).position(|w| w == b"\r\n\r\n") else {
                 return false;
             };
-            let lines: String = challenges
-                .iter()
-                .map(|c| format!("WWW-Authenticate: {c}\r\n"))
-                .collect();
+            let mut lines = String::new();
+            for challenge in challenges {
+                lines.push_str("WWW-Authenticate: ");
+                lines.push_str(challenge);
+                lines.push_str("\r\n");
+            }
             out.splice(end + 2..end + 2, lines.into_bytes());
         }
         let mut writer = self.writer.lock().await;

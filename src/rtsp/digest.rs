@@ -21,7 +21,7 @@ use rand_core::{OsRng, RngCore};
 use rtsp_types::Url;
 use subtle::ConstantTimeEq;
 
-use crate::accounts::DigestAlgorithm;
+use crate::accounts::{DigestAlgorithm, hex};
 
 /// How long a nonce stays fresh.
 pub const NONCE_LIFETIME: Duration = Duration::from_secs(300);
@@ -223,10 +223,6 @@ pub fn challenge(realm: &str, nonce: &str, algorithm: DigestAlgorithm, stale: bo
         "Digest realm=\"{realm}\", nonce=\"{nonce}\", algorithm={}, qop=\"auth\"{stale}",
         algorithm.name()
     )
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

@@ -366,20 +366,21 @@ fn digest_only_camera(dir: &std::path::Path) -> Camera {
     cam
 }
 
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().fold(String::new(), |mut out, b| {
+        out.push_str(&format!("{b:02x}"));
+        out
+    })
+}
+
 fn hex_md5(text: &str) -> String {
     use md5::Digest;
-    md5::Md5::digest(text.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex(&md5::Md5::digest(text.as_bytes()))
 }
 
 fn hex_sha256(text: &str) -> String {
     use sha2::Digest;
-    sha2::Sha256::digest(text.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex(&sha2::Sha256::digest(text.as_bytes()))
 }
 
 /// The `WWW-Authenticate` values of a response, in order.

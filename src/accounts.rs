@@ -4,7 +4,16 @@
 //! verified-credential cache (every CGI request carries `usr`/`pwd`, and a slow hash per request
 //! would make a MJPEG poller a denial of service: after one slow verification a keyed BLAKE2
 //! MAC of the password is cached and compared in constant time), the per-address failed-login
-//! lock-out, and the in-memory session list of logIn/logOut/usrBeatHeart.
+//! lock-out, the in-memory session list of logIn/logOut/usrBeatHeart, and the RTSP Digest
+//! secrets.
+//!
+//! Digest (RFC 2617 / RFC 7616) cannot be checked against a memory-hard hash: the server must
+//! know HA1 = H(user:realm:password). As digest servers do (Apache's htdigest file), each
+//! account keeps HA1 for MD5 and SHA-256 beside its Argon2id hash, computed whenever the
+//! password is set. HA1 is password-equivalent for the camera's realm ([`DIGEST_REALM`]) only;
+//! it is never logged nor exported. Accounts made before Digest existed get it lazily, at their
+//! next successful password check (a CGI request or an RTSP Basic login); until then Digest
+//! answers 401 for them. A rename without the password forgets it (HA1 hashes the name).
 //! Passwords never reach a log line.
 
 use std::collections::HashMap;
@@ -19,7 +28,11 @@ use rand_core::{OsRng, RngCore};
 use subtle::ConstantTimeEq;
 
 use crate::log_limit::limited;
-use crate::store::{AccountRow, Store, StoreError};
+use crate::store::{AccountRow, DigestUpdate, Store, StoreError};
+
+/// The realm of RTSP authentication (Basic and Digest). Part of every stored Digest secret:
+/// changing it invalidates them all.
+pub const DIGEST_REALM: &str = "ipcamd";
 
 /// Most accounts the camera keeps (the stock firmware allows 8).
 pub const MAX_ACCOUNTS: usize = 8;
@@ -86,8 +99,53 @@ pub enum AuthFailure {
     UnknownUser,
     /// Wrong password.
     WrongPassword,
+    /// Digest: the account has no Digest secret yet (made before Digest existed and not
+    /// logged in with its password since, or renamed). Not counted as a failure.
+    NoDigestSecret,
     /// The store could not be read.
     Store,
+}
+
+/// A Digest hash algorithm (RFC 7616 section 3.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DigestAlgorithm {
+    /// `MD5`, RFC 2617's (what RTSP clients compute).
+    Md5,
+    /// `SHA-256`, RFC 7616's.
+    Sha256,
+}
+
+impl DigestAlgorithm {
+    /// The `algorithm` parameter's value.
+    pub fn name(self) -> &'static str {
+        match self {
+            DigestAlgorithm::Md5 => "MD5",
+            DigestAlgorithm::Sha256 => "SHA-256",
+        }
+    }
+
+    /// Lower-case hex of H(part₁ ‖ ":" ‖ part₂ ‖ …).
+    pub fn hash_hex(self, parts: &[&str]) -> String {
+        fn run<D: sha2::Digest>(parts: &[&str]) -> String {
+            let mut hasher = D::new();
+            for (i, part) in parts.iter().enumerate() {
+                if i > 0 {
+                    hasher.update(b":");
+                }
+                hasher.update(part.as_bytes());
+            }
+            hex(&hasher.finalize())
+        }
+        match self {
+            DigestAlgorithm::Md5 => run::<md5::Md5>(parts),
+            DigestAlgorithm::Sha256 => run::<sha2::Sha256>(parts),
+        }
+    }
+
+    /// RFC 2617's HA1 for `user` and `password` in the camera's realm.
+    pub fn ha1(self, user: &str, password: &str) -> String {
+        self.hash_hex(&[user, DIGEST_REALM, password])
+    }
 }
 
 #[derive(Debug)]
@@ -176,6 +234,17 @@ impl Accounts {
             .map_err(|_| AccountError::Invalid("password could not be hashed"))
     }
 
+    /// The stored secrets of `name` with `password`: its Argon2id hash and Digest HA1s.
+    fn row(&self, name: &str, password: &str, privilege: i64) -> Result<AccountRow, AccountError> {
+        Ok(AccountRow {
+            name: name.into(),
+            hash: self.hash(password)?,
+            privilege,
+            digest_md5: Some(DigestAlgorithm::Md5.ha1(name, password)),
+            digest_sha256: Some(DigestAlgorithm::Sha256.ha1(name, password)),
+        })
+    }
+
     fn mac(&self, user: &str, password: &str) -> [u8; 32] {
         let mut mac =
             <CredentialMac as KeyInit>::new_from_slice(&self.mac_key).expect("32-byte MAC key");
@@ -188,12 +257,7 @@ impl Accounts {
     /// Creates the factory `admin` account (empty password) when there is no account at all.
     pub fn ensure_factory_admin(&self, store: &Store) -> Result<(), AccountError> {
         if store.accounts()?.is_empty() {
-            let row = AccountRow {
-                name: "admin".into(),
-                hash: self.hash("")?,
-                privilege: 2,
-            };
-            store.insert_account(&row)?;
+            store.insert_account(&self.row("admin", "", 2)?)?;
         }
         Ok(())
     }
@@ -226,6 +290,68 @@ impl Accounts {
         result
     }
 
+    /// Checks a Digest response for `name`, honouring the lock-out for `peer` like
+    /// [`Accounts::verify`]: `matches` gets the account's secret (HA1, hex) for `algorithm` and
+    /// says whether the client's response was computed from it. A response to a nonce that is
+    /// not fresh (`fresh_nonce` false) is checked, but a match does not clear the address's
+    /// failures (an old captured response must not reset the lock-out).
+    pub fn verify_digest(
+        &self,
+        store: &Store,
+        peer: IpAddr,
+        name: &str,
+        algorithm: DigestAlgorithm,
+        fresh_nonce: bool,
+        matches: &dyn Fn(&str) -> bool,
+    ) -> Result<User, AuthFailure> {
+        let now = Instant::now();
+        if self.locked_out(peer, now) {
+            return Err(AuthFailure::LockedOut);
+        }
+        let accounts = store.accounts().map_err(|_| AuthFailure::Store)?;
+        let Some(account) = accounts.into_iter().find(|a| a.name == name) else {
+            self.record_failure(peer, now);
+            return Err(AuthFailure::UnknownUser);
+        };
+        let privilege = Privilege::from_level(account.privilege).ok_or(AuthFailure::Store)?;
+        let secret = match algorithm {
+            DigestAlgorithm::Md5 => account.digest_md5.as_deref(),
+            DigestAlgorithm::Sha256 => account.digest_sha256.as_deref(),
+        };
+        let Some(secret) = secret else {
+            return Err(AuthFailure::NoDigestSecret);
+        };
+        if !matches(secret) {
+            self.record_failure(peer, now);
+            return Err(AuthFailure::WrongPassword);
+        }
+        if fresh_nonce {
+            self.failures
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&peer);
+        }
+        Ok(User {
+            name: account.name,
+            privilege,
+        })
+    }
+
+    /// After a successful password check: gives an account without Digest secrets its
+    /// secrets (accounts made before Digest existed migrate at their next login).
+    fn migrate_digest(&self, store: &Store, account: &AccountRow, password: &str) {
+        if account.digest_md5.is_some() && account.digest_sha256.is_some() {
+            return;
+        }
+        let md5 = DigestAlgorithm::Md5.ha1(&account.name, password);
+        let sha256 = DigestAlgorithm::Sha256.ha1(&account.name, password);
+        match store.set_account_digest(&account.name, &account.hash, &md5, &sha256) {
+            Ok(true) => tracing::info!(user = account.name, "account given its RTSP Digest secret"),
+            Ok(false) => {}
+            Err(err) => tracing::warn!(%err, "storing the RTSP Digest secret failed"),
+        }
+    }
+
     fn check(&self, store: &Store, name: &str, password: &str) -> Result<User, AuthFailure> {
         let accounts = store.accounts().map_err(|_| AuthFailure::Store)?;
         let Some(account) = accounts.into_iter().find(|a| a.name == name) else {
@@ -248,6 +374,7 @@ impl Accounts {
             .get(name)
         {
             if bool::from(cached.ct_eq(&mac)) {
+                self.migrate_digest(store, &account, password);
                 return Ok(user);
             }
         }
@@ -261,6 +388,7 @@ impl Accounts {
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .insert(name.to_owned(), mac);
+            self.migrate_digest(store, &account, password);
             Ok(user)
         } else {
             Err(AuthFailure::WrongPassword)
@@ -341,11 +469,7 @@ impl Accounts {
         if accounts.len() >= MAX_ACCOUNTS {
             return Err(AccountError::Conflict("account limit reached"));
         }
-        let row = AccountRow {
-            name: name.into(),
-            hash: self.hash(password)?,
-            privilege: privilege.level(),
-        };
+        let row = self.row(name, password, privilege.level())?;
         if store.insert_account(&row)? {
             Ok(())
         } else {
@@ -398,8 +522,24 @@ impl Accounts {
                 return Err(AccountError::WrongPassword);
             }
         }
+        let final_name = new_name.unwrap_or(name);
+        let renamed = final_name != name;
         let hash = new_password.map(|p| self.hash(p)).transpose()?;
-        if !store.update_account(name, new_name, hash.as_deref())? {
+        // HA1 hashes the name and the password: new ones when either changes and the
+        // password is known, none after a rename without it.
+        let digest = match new_password.or(old_password) {
+            Some(password) if new_password.is_some() || renamed => Some((
+                DigestAlgorithm::Md5.ha1(final_name, password),
+                DigestAlgorithm::Sha256.ha1(final_name, password),
+            )),
+            _ => None,
+        };
+        let digest = match &digest {
+            Some((md5, sha256)) => DigestUpdate::Set(md5, sha256),
+            None if renamed => DigestUpdate::Clear,
+            None => DigestUpdate::Keep,
+        };
+        if !store.update_account(name, new_name, hash.as_deref(), digest)? {
             return Err(AccountError::Conflict("user name taken"));
         }
         self.forget(name);
@@ -472,6 +612,16 @@ impl Accounts {
         sessions.retain(|s| now.duration_since(s.last_seen) < SESSION_TIMEOUT);
         sessions.clone()
     }
+}
+
+/// Lower-case hex of `bytes`.
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(out, "{b:02x}");
+    }
+    out
 }
 
 fn dummy_hash() -> PasswordHash<'static> {
@@ -572,6 +722,150 @@ mod tests {
         );
         let other: IpAddr = "10.0.0.9".parse().unwrap();
         assert!(accounts.verify(&store, other, "admin", "").is_ok());
+    }
+
+    fn digest_of(store: &Store, name: &str) -> (Option<String>, Option<String>) {
+        let row = store
+            .accounts()
+            .unwrap()
+            .into_iter()
+            .find(|a| a.name == name)
+            .unwrap();
+        (row.digest_md5, row.digest_sha256)
+    }
+
+    fn digest(
+        accounts: &Accounts,
+        store: &Store,
+        peer: IpAddr,
+        name: &str,
+        password: &str,
+    ) -> Result<User, AuthFailure> {
+        let ha1 = DigestAlgorithm::Md5.ha1(name, password);
+        accounts.verify_digest(store, peer, name, DigestAlgorithm::Md5, true, &|secret| {
+            secret == ha1
+        })
+    }
+
+    #[test]
+    fn test_digest_secrets_are_rfc_2617_ha1s_kept_with_the_password() {
+        let (_d, store, accounts) = setup();
+        accounts
+            .add(&store, "bob", "s3cret", Privilege::Visitor)
+            .unwrap();
+        let (md5, sha256) = digest_of(&store, "bob");
+        // HA1 = H(user:realm:password), lower-case hex (RFC 2617 section 3.2.2.2).
+        assert_eq!(
+            md5.as_deref(),
+            Some(
+                DigestAlgorithm::Md5
+                    .hash_hex(&["bob", DIGEST_REALM, "s3cret"])
+                    .as_str()
+            )
+        );
+        assert_eq!(md5.as_ref().map(String::len), Some(32));
+        assert_eq!(sha256.as_ref().map(String::len), Some(64));
+        assert!(digest(&accounts, &store, PEER, "bob", "s3cret").is_ok());
+        assert_eq!(
+            digest(&accounts, &store, PEER, "bob", "wrong"),
+            Err(AuthFailure::WrongPassword)
+        );
+        assert_eq!(
+            digest(&accounts, &store, PEER, "nobody", "x"),
+            Err(AuthFailure::UnknownUser)
+        );
+        // A password change brings new secrets; a rename without the password forgets them,
+        // and the next password check brings them back (for the new name).
+        accounts
+            .change(&store, "bob", None, Some("s3cret"), Some("n3w"))
+            .unwrap();
+        assert!(digest(&accounts, &store, PEER, "bob", "n3w").is_ok());
+        accounts
+            .change(&store, "bob", Some("rob"), None, None)
+            .unwrap();
+        assert_eq!(digest_of(&store, "rob"), (None, None));
+        assert_eq!(
+            digest(&accounts, &store, PEER, "rob", "n3w"),
+            Err(AuthFailure::NoDigestSecret)
+        );
+        accounts.verify(&store, PEER, "rob", "n3w").unwrap();
+        assert!(digest(&accounts, &store, PEER, "rob", "n3w").is_ok());
+        // A rename with the (checked) old password keeps Digest working.
+        accounts
+            .change(&store, "rob", Some("bobby"), Some("n3w"), None)
+            .unwrap();
+        assert!(digest(&accounts, &store, PEER, "bobby", "n3w").is_ok());
+    }
+
+    #[test]
+    fn test_an_account_from_before_digest_migrates_at_its_next_password_login() {
+        let (_d, store, accounts) = setup();
+        let legacy = AccountRow {
+            name: "old".into(),
+            hash: accounts.hash("pw").unwrap(),
+            privilege: 0,
+            digest_md5: None,
+            digest_sha256: None,
+        };
+        store.insert_account(&legacy).unwrap();
+        assert_eq!(
+            digest(&accounts, &store, PEER, "old", "pw"),
+            Err(AuthFailure::NoDigestSecret)
+        );
+        assert_eq!(
+            accounts.verify(&store, PEER, "old", "nope"),
+            Err(AuthFailure::WrongPassword)
+        );
+        assert_eq!(
+            digest_of(&store, "old"),
+            (None, None),
+            "not from a wrong password"
+        );
+        accounts.verify(&store, PEER, "old", "pw").unwrap();
+        let (md5, sha256) = digest_of(&store, "old");
+        assert_eq!(md5, Some(DigestAlgorithm::Md5.ha1("old", "pw")));
+        assert_eq!(sha256, Some(DigestAlgorithm::Sha256.ha1("old", "pw")));
+        assert!(digest(&accounts, &store, PEER, "old", "pw").is_ok());
+    }
+
+    #[test]
+    fn test_digest_failures_lock_out_like_password_failures() {
+        let (_d, store, accounts) = setup();
+        for _ in 0..FREE_FAILURES {
+            assert_eq!(
+                digest(&accounts, &store, PEER, "admin", "x"),
+                Err(AuthFailure::WrongPassword)
+            );
+        }
+        assert_eq!(
+            digest(&accounts, &store, PEER, "admin", ""),
+            Err(AuthFailure::LockedOut)
+        );
+        assert_eq!(
+            accounts.verify(&store, PEER, "admin", ""),
+            Err(AuthFailure::LockedOut),
+            "the CGI's lock-out too"
+        );
+        // A match on a stale nonce does not clear the failures of another address.
+        let other: IpAddr = "10.0.0.9".parse().unwrap();
+        for _ in 0..FREE_FAILURES - 1 {
+            let _ = digest(&accounts, &store, other, "admin", "x");
+        }
+        let ha1 = DigestAlgorithm::Md5.ha1("admin", "");
+        assert!(
+            accounts
+                .verify_digest(&store, other, "admin", DigestAlgorithm::Md5, false, &|s| s
+                    == ha1)
+                .is_ok()
+        );
+        assert_eq!(
+            digest(&accounts, &store, other, "admin", "x"),
+            Err(AuthFailure::WrongPassword)
+        );
+        assert_eq!(
+            digest(&accounts, &store, other, "admin", ""),
+            Err(AuthFailure::LockedOut)
+        );
     }
 
     #[test]

@@ -171,7 +171,6 @@ pub async fn start(options: &Options) -> Result<Started, StartupError> {
         media.as_ref().map(|m| m.frame_feed()),
         hal.h264.clone(),
         settings.clone(),
-        tokio::runtime::Handle::current(),
     );
     supervisor.watch(
         "encode-main",
@@ -527,6 +526,10 @@ pub async fn run(options: Options) -> Result<Exit, StartupError> {
         // The open segment is closed and its index row completed before the process ends.
         let _ = tokio::task::spawn_blocking(move || recorder.stop(Duration::from_secs(5))).await;
     }
+    // The encoder threads end and are joined (they need no runtime, so this holds even if
+    // the runtime goes first).
+    let streams = ctx.streams.clone();
+    let _ = tokio::task::spawn_blocking(move || streams.stop(Duration::from_secs(5))).await;
     if let Some(notifier) = &notifier {
         let _ = notifier.stopping();
     }

@@ -320,6 +320,10 @@ pub struct RtspSpec {
     /// Encoded frames queued per session before a slow viewer skips to the next key frame.
     #[serde(default = "default_rtsp_queue")]
     pub queue_frames: usize,
+    /// Whether RTSP takes Basic credentials (the password in clear on the wire) beside
+    /// Digest, which it always offers. Off: Digest only.
+    #[serde(default = "default_true")]
+    pub basic_auth: bool,
 }
 
 impl Default for RtspSpec {
@@ -328,6 +332,7 @@ impl Default for RtspSpec {
             port: None,
             max_sessions: default_rtsp_sessions(),
             queue_frames: default_rtsp_queue(),
+            basic_auth: true,
         }
     }
 }
@@ -337,6 +342,9 @@ fn default_rtsp_sessions() -> usize {
 }
 fn default_rtsp_queue() -> usize {
     30
+}
+fn default_true() -> bool {
+    true
 }
 
 /// `[storage]`: the recording medium.

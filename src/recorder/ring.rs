@@ -7,15 +7,17 @@
 //! in bytes as well as time.
 //!
 //! [`FrameDropper`] keeps `n` frames of 30 for schedule recordings without breaking decoding:
-//! a P frame needs every frame since its key frame, so it keeps a prefix of each GOP (the first
-//! n/30 of it, measured on the previous GOP) and gives the last kept frame the time until the
-//! next key frame.
+//! the stream hub's [`Decimator`] asked for that share (a decodable prefix of each GOP of a
+//! plain stream, measured on the previous GOP, or an even thinning of setH264FrmRefMode 1's
+//! droppable pictures); the segment writer gives each kept frame the time until the next.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
 use ipcamd_hal::video::encoded::EncodedFrame;
+
+use crate::streams::{Decimation, Decimator};
 
 /// Most bytes the ring holds (about 30 s of a 2 Mbit/s stream); older frames go first.
 pub const RING_MAX_BYTES: usize = 8 * 1024 * 1024;
@@ -84,41 +86,24 @@ impl PreRecordRing {
 
 /// recordLevel frame dropping (see the module docs).
 #[derive(Debug, Clone)]
-pub struct FrameDropper {
-    keep_per_30: u32,
-    since_key: u32,
-    last_gop: u32,
-}
+pub struct FrameDropper(Decimator);
 
 impl FrameDropper {
     /// Keeps `keep_per_30` of every 30 frames.
     pub fn new(keep_per_30: u32) -> FrameDropper {
-        FrameDropper {
-            keep_per_30: keep_per_30.clamp(1, 30),
-            since_key: 0,
-            last_gop: 0,
-        }
+        let decimation = match keep_per_30 {
+            30.. => Decimation::All,
+            keep => Decimation::Share {
+                keep: keep.max(1),
+                of: 30,
+            },
+        };
+        FrameDropper(Decimator::new(decimation, None))
     }
 
-    /// Whether to record `frame`.
+    /// Whether to record `frame` (called with every frame, in order).
     pub fn keep(&mut self, frame: &EncodedFrame) -> bool {
-        if frame.keyframe {
-            if self.since_key > 0 {
-                self.last_gop = self.since_key;
-            }
-            self.since_key = 0;
-        }
-        self.since_key += 1;
-        if self.keep_per_30 >= 30 {
-            return true;
-        }
-        let gop = if self.last_gop == 0 {
-            30
-        } else {
-            self.last_gop
-        };
-        let quota = (gop * self.keep_per_30).div_ceil(30).max(1);
-        self.since_key <= quota
+        self.0.keep(frame)
     }
 }
 

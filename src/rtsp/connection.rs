@@ -20,8 +20,10 @@ use tokio::net::{TcpStream, UdpSocket};
 use tokio::sync::{Mutex as AsyncMutex, Notify};
 use tokio::task::JoinHandle;
 
+use super::digest::{self, DigestError, DigestResponse, NonceState};
 use super::rtp::{Framing, Packetizer};
 use super::{MAX_REQUEST_BYTES, Shared, sdp};
+use crate::accounts::{AuthFailure, DIGEST_REALM, DigestAlgorithm};
 use crate::log_limit::limited;
 use crate::streams::{StreamId, SubscribeOptions};
 
@@ -35,7 +37,6 @@ const DESCRIBE_WAIT: Duration = Duration::from_secs(5);
 /// Interval of RTCP sender reports.
 const REPORT_INTERVAL: Duration = Duration::from_secs(5);
 const PUBLIC: &str = "OPTIONS, DESCRIBE, SETUP, PLAY, PAUSE, TEARDOWN, GET_PARAMETER";
-const REALM: &str = "ipcamd";
 /// CNAME of the RTCP source description.
 const CNAME: &str = "ipcamd";
 
@@ -105,6 +106,9 @@ impl Drop for Session {
 struct Reply {
     status: StatusCode,
     headers: Vec<(headers::HeaderName, String)>,
+    /// `WWW-Authenticate` challenges, one header line each (RFC 7616 section 3.7: a separate
+    /// header per algorithm; `rtsp-types` keeps one value per header name).
+    challenges: Vec<String>,
     body: Vec<u8>,
     close: bool,
 }
@@ -114,6 +118,7 @@ impl Reply {
         Reply {
             status,
             headers: Vec::new(),
+            challenges: Vec::new(),
             body: Vec::new(),
             close: false,
         }
@@ -279,31 +284,54 @@ impl Connection {
         }
     }
 
+    /// The 401 answer: Digest challenges (SHA-256, then MD5: see the module docs of
+    /// [`super`]) with a fresh nonce, and Basic unless the board turned it off.
+    fn unauthorized(&self, stale: bool) -> Reply {
+        let nonce = self.shared.nonces.issue(self.peer.ip());
+        let mut reply = Reply::status(StatusCode::Unauthorized);
+        for algorithm in [DigestAlgorithm::Sha256, DigestAlgorithm::Md5] {
+            reply
+                .challenges
+                .push(digest::challenge(DIGEST_REALM, &nonce, algorithm, stale));
+        }
+        if self.shared.limits.basic_auth {
+            reply
+                .challenges
+                .push(format!("Basic realm=\"{DIGEST_REALM}\""));
+        }
+        reply
+    }
+
     /// `None` when the request carries valid credentials, else the 401 to answer.
     async fn authenticate(&mut self, request: &Request<Vec<u8>>) -> Option<Reply> {
-        let denied = || {
-            Reply::status(StatusCode::Unauthorized).header(
-                headers::WWW_AUTHENTICATE,
-                format!("Basic realm=\"{REALM}\""),
-            )
-        };
         let Some(value) = request.header(&headers::AUTHORIZATION) else {
-            return Some(denied());
+            return Some(self.unauthorized(false));
         };
         let value = value.as_str().trim();
         if self.authorized.as_deref() == Some(value) {
             return None;
         }
-        let credentials = value
-            .strip_prefix("Basic ")
-            .and_then(|b64| STANDARD.decode(b64.trim()).ok())
+        let scheme = value.split_ascii_whitespace().next().unwrap_or("");
+        if scheme.eq_ignore_ascii_case("Digest") {
+            return self.authenticate_digest(request, value).await;
+        }
+        if !scheme.eq_ignore_ascii_case("Basic") {
+            return Some(self.unauthorized(false));
+        }
+        if !self.shared.limits.basic_auth {
+            limited!(info, "RTSP Basic refused", peer = %self.peer, "RTSP Basic credentials refused: this board takes Digest only");
+            return Some(self.unauthorized(false));
+        }
+        let credentials = STANDARD
+            .decode(value[scheme.len()..].trim())
+            .ok()
             .and_then(|raw| String::from_utf8(raw).ok());
         let Some((user, password)) = credentials
             .as_deref()
             .and_then(|c| c.split_once(':'))
             .map(|(u, p)| (u.to_owned(), p.to_owned()))
         else {
-            return Some(denied());
+            return Some(self.unauthorized(false));
         };
         let auth = self.shared.auth.clone();
         let peer = self.peer.ip();
@@ -315,8 +343,80 @@ impl Connection {
             self.authorized = Some(value.to_owned());
             None
         } else {
-            limited!(info, "RTSP authentication failed", peer = %self.peer, user, "RTSP authentication failed");
-            Some(denied())
+            limited!(info, "RTSP authentication failed", peer = %self.peer, user, scheme = "Basic", "RTSP authentication failed");
+            Some(self.unauthorized(false))
+        }
+    }
+
+    /// Checks `Authorization: Digest …` (RFC 2617 / RFC 7616).
+    async fn authenticate_digest(
+        &mut self,
+        request: &Request<Vec<u8>>,
+        value: &str,
+    ) -> Option<Reply> {
+        let response = match DigestResponse::parse(value) {
+            Ok(response) => response,
+            Err(err) => {
+                limited!(info, "RTSP Digest credentials refused", peer = %self.peer, ?err, "RTSP Digest credentials refused");
+                return Some(match err {
+                    DigestError::Syntax | DigestError::Missing(_) => {
+                        Reply::status(StatusCode::BadRequest)
+                    }
+                    DigestError::Unsupported => self.unauthorized(false),
+                });
+            }
+        };
+        if response.realm != DIGEST_REALM {
+            limited!(info, "RTSP Digest response for another realm", peer = %self.peer, user = response.username, "RTSP Digest response for another realm");
+            return Some(self.unauthorized(false));
+        }
+        if !response.uri_matches(request.request_uri()) {
+            limited!(info, "RTSP Digest response for another URI", peer = %self.peer, user = response.username, "RTSP Digest response for another URI");
+            return Some(Reply::status(StatusCode::BadRequest));
+        }
+        let peer = self.peer.ip();
+        // A connection that already authenticated keeps answering its (expired) nonce of
+        // ours: a long session's keep-alives are not refused.
+        let fresh = match self.shared.nonces.check(&response.nonce, peer) {
+            NonceState::Fresh => true,
+            NonceState::Expired => self.authorized.is_some(),
+            NonceState::Unknown => false,
+        };
+        let method = <&str>::from(request.method()).to_owned();
+        let auth = self.shared.auth.clone();
+        let user = response.username.clone();
+        let algorithm = response.algorithm;
+        let verdict = tokio::task::spawn_blocking(move || {
+            auth.verify_digest(peer, &response.username, algorithm, fresh, &|ha1| {
+                response.matches(&method, ha1)
+            })
+        })
+        .await
+        .unwrap_or(Err(AuthFailure::Store));
+        match verdict {
+            Ok(()) if fresh => {
+                self.authorized = Some(value.to_owned());
+                None
+            }
+            Ok(()) => {
+                limited!(debug, "RTSP Digest nonce stale", peer = %self.peer, user, "RTSP Digest nonce stale; asking again");
+                Some(self.unauthorized(true))
+            }
+            Err(AuthFailure::NoDigestSecret) => {
+                limited!(
+                    info,
+                    "RTSP Digest without a secret",
+                    peer = %self.peer,
+                    user,
+                    "RTSP Digest: the account has no Digest secret yet (made before Digest or renamed); \
+                     it gets one at its next login with the password (CGI, web page or RTSP Basic)"
+                );
+                Some(self.unauthorized(false))
+            }
+            Err(failure) => {
+                limited!(info, "RTSP authentication failed", peer = %self.peer, user, scheme = "Digest", ?failure, "RTSP authentication failed");
+                Some(self.unauthorized(false))
+            }
         }
     }
 
@@ -572,7 +672,7 @@ impl Connection {
             builder = builder.header(name, value);
         }
         let response = builder.build(reply.body);
-        self.write_response(&response).await
+        self.write_response(&response, &reply.challenges).await
     }
 
     /// An error reply to a request without a usable CSeq.
@@ -580,13 +680,26 @@ impl Connection {
         let response = Response::builder(Version::V1_0, status)
             .header(headers::SERVER, "ipcamd")
             .build(Vec::new());
-        let _ = self.write_response(&response).await;
+        let _ = self.write_response(&response, &[]).await;
     }
 
-    async fn write_response(&self, response: &Response<Vec<u8>>) -> bool {
+    /// Writes `response`, with one `WWW-Authenticate` line per challenge added to its head.
+    async fn write_response(&self, response: &Response<Vec<u8>>, challenges: &[String]) -> bool {
         let mut out = Vec::with_capacity(256 + response.body().len());
         if response.write(&mut out).is_err() {
             return false;
+        }
+        if !challenges.is_empty() {
+            let Some(end) = out.windows(4).position(|w| w == b"\r\n\r\n") else {
+                return false;
+            };
+            let mut lines = String::new();
+            for challenge in challenges {
+                lines.push_str("WWW-Authenticate: ");
+                lines.push_str(challenge);
+                lines.push_str("\r\n");
+            }
+            out.splice(end + 2..end + 2, lines.into_bytes());
         }
         let mut writer = self.writer.lock().await;
         matches!(

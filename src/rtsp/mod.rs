@@ -8,14 +8,20 @@
 //! port, the HTTP listener hands over connections whose first line is an RTSP request
 //! ([`is_rtsp`]).
 //!
-//! Credentials: `rtsp://usr:pwd@camera:port/videoMain` reaches the server as HTTP Basic
-//! (RFC 2617). Digest is not offered: it needs the password or an MD5 of it, and the camera
-//! keeps only a memory-hard hash. Passwords are never logged.
+//! Credentials: clients turn `rtsp://usr:pwd@camera:port/videoMain` into Digest (RFC 2617,
+//! RFC 7616) or Basic credentials, whichever the 401 offers and they prefer. The 401 offers
+//! Digest with SHA-256, Digest with MD5 and (unless the board file's `[rtsp] basic_auth` is
+//! false) Basic, in that order: RFC 7616's preference order, and the one that makes ffmpeg and
+//! live555 (which keep the last Digest challenge they read) answer MD5, the one they compute.
+//! Nonces are stateless ([`digest`]); Digest secrets are the accounts' HA1s
+//! ([`crate::accounts`]). Failures of either scheme count towards the CGI's lock-out.
+//! Passwords and HA1s are never logged.
 //!
 //! Messages are parsed and written with `rtsp-types`; only RTP/RTCP framing is ours
 //! ([`rtp`]).
 
 mod connection;
+pub mod digest;
 pub mod rtp;
 pub mod sdp;
 
@@ -26,14 +32,27 @@ use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
 
+use crate::accounts::{AuthFailure, DigestAlgorithm};
 use crate::cgi::Context;
 use crate::streams::StreamHub;
 
-/// Checks a user name and password for a client address (the camera's accounts; any
-/// privilege may watch). Called on a blocking thread: it may hash.
+/// Checks credentials for a client address (the camera's accounts; any privilege may watch).
+/// Called on a blocking thread: it may hash.
 pub trait Authenticator: Send + Sync {
-    /// Whether `user` with `password` may watch, from `peer`.
+    /// Whether `user` with `password` may watch, from `peer` (Basic).
     fn verify(&self, peer: IpAddr, user: &str, password: &str) -> bool;
+
+    /// Digest: whether `user`'s secret for `algorithm` (HA1, hex) satisfies `matches`, from
+    /// `peer`. A match answering a nonce that is not fresh (`fresh_nonce` false) is `Ok` but
+    /// must not clear the address's failures.
+    fn verify_digest(
+        &self,
+        peer: IpAddr,
+        user: &str,
+        algorithm: DigestAlgorithm,
+        fresh_nonce: bool,
+        matches: &dyn Fn(&str) -> bool,
+    ) -> Result<(), AuthFailure>;
 }
 
 /// The camera's accounts: any privilege (visitor and up) may watch; failures count towards
@@ -44,6 +63,19 @@ impl Authenticator for Context {
             .verify(&self.store, peer, user, password)
             .is_ok()
     }
+
+    fn verify_digest(
+        &self,
+        peer: IpAddr,
+        user: &str,
+        algorithm: DigestAlgorithm,
+        fresh_nonce: bool,
+        matches: &dyn Fn(&str) -> bool,
+    ) -> Result<(), AuthFailure> {
+        self.accounts
+            .verify_digest(&self.store, peer, user, algorithm, fresh_nonce, matches)
+            .map(|_| ())
+    }
 }
 
 /// The limits a board file gives (`[rtsp]`), with the defaults for what it leaves out.
@@ -52,6 +84,7 @@ impl From<&ipcamd_hal::board::RtspSpec> for RtspLimits {
         RtspLimits {
             max_sessions: spec.max_sessions.max(1),
             queue_frames: spec.queue_frames.max(2),
+            basic_auth: spec.basic_auth,
             ..RtspLimits::default()
         }
     }
@@ -66,6 +99,8 @@ pub struct RtspLimits {
     pub queue_frames: usize,
     /// A UDP session without any request or RTCP report for this long is torn down.
     pub session_timeout: Duration,
+    /// Whether Basic credentials (the password in clear on the wire) are taken beside Digest.
+    pub basic_auth: bool,
 }
 
 impl Default for RtspLimits {
@@ -74,6 +109,7 @@ impl Default for RtspLimits {
             max_sessions: 8,
             queue_frames: 30,
             session_timeout: Duration::from_secs(60),
+            basic_auth: true,
         }
     }
 }
@@ -94,6 +130,7 @@ struct Shared {
     auth: Arc<dyn Authenticator>,
     limits: RtspLimits,
     sessions: AtomicUsize,
+    nonces: digest::Nonces,
 }
 
 impl RtspServer {
@@ -106,6 +143,7 @@ impl RtspServer {
                 auth,
                 limits,
                 sessions: AtomicUsize::new(0),
+                nonces: digest::Nonces::new(digest::NONCE_LIFETIME),
             }),
         }
     }

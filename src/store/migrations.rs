@@ -46,6 +46,10 @@ const MIGRATIONS: &[&str] = &[
          points TEXT NOT NULL,
          lingers TEXT NOT NULL
      );",
+    // 3: RTSP Digest secrets (RFC 2617's HA1 = H(user:realm:password), hex, per algorithm),
+    // set with the password; NULL until the account's next password login after the upgrade.
+    "ALTER TABLE account ADD COLUMN digest_md5 TEXT;
+     ALTER TABLE account ADD COLUMN digest_sha256 TEXT;",
 ];
 
 /// Brings the database up to the newest schema, each step in its own transaction.

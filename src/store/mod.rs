@@ -61,6 +61,22 @@ pub struct AccountRow {
     pub hash: String,
     /// Guide privilege level 0..=2.
     pub privilege: i64,
+    /// RTSP Digest secret for MD5: the hex HA1 of `name`, the Digest realm and the password
+    /// (password-equivalent for that realm; never logged). `None` until set.
+    pub digest_md5: Option<String>,
+    /// The same for SHA-256 (RFC 7616).
+    pub digest_sha256: Option<String>,
+}
+
+/// What [`Store::update_account`] does with an account's Digest secrets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DigestUpdate<'a> {
+    /// Leave them.
+    Keep,
+    /// Forget them (they hash the old name or password).
+    Clear,
+    /// New ones: (MD5, SHA-256).
+    Set(&'a str, &'a str),
 }
 
 /// One system-log entry.
@@ -233,13 +249,16 @@ impl Store {
     /// Every account, oldest first.
     pub fn accounts(&self) -> StoreResult<Vec<AccountRow>> {
         let conn = self.conn();
-        let mut stmt =
-            conn.prepare_cached("SELECT name, hash, privilege FROM account ORDER BY rowid")?;
+        let mut stmt = conn.prepare_cached(
+            "SELECT name, hash, privilege, digest_md5, digest_sha256 FROM account ORDER BY rowid",
+        )?;
         let rows = stmt.query_map([], |r| {
             Ok(AccountRow {
                 name: r.get(0)?,
                 hash: r.get(1)?,
                 privilege: r.get(2)?,
+                digest_md5: r.get(3)?,
+                digest_sha256: r.get(4)?,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -249,8 +268,15 @@ impl Store {
     pub fn insert_account(&self, row: &AccountRow) -> StoreResult<bool> {
         commit::permit()?;
         let n = self.conn().execute(
-            "INSERT OR IGNORE INTO account (name, hash, privilege) VALUES (?1, ?2, ?3)",
-            params![row.name, row.hash, row.privilege],
+            "INSERT OR IGNORE INTO account (name, hash, privilege, digest_md5, digest_sha256) \
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![
+                row.name,
+                row.hash,
+                row.privilege,
+                row.digest_md5,
+                row.digest_sha256
+            ],
         )?;
         Ok(n == 1)
     }
@@ -264,13 +290,14 @@ impl Store {
             == 1)
     }
 
-    /// Renames an account and/or sets its hash, atomically; `false` when `name` is unknown or
-    /// `new_name` is taken.
+    /// Renames an account and/or sets its hash and Digest secrets, atomically; `false` when
+    /// `name` is unknown or `new_name` is taken.
     pub fn update_account(
         &self,
         name: &str,
         new_name: Option<&str>,
         new_hash: Option<&str>,
+        digest: DigestUpdate<'_>,
     ) -> StoreResult<bool> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
@@ -303,9 +330,38 @@ impl Store {
                 return Ok(false);
             }
         }
+        let (md5, sha256) = match digest {
+            DigestUpdate::Keep => (None, None),
+            DigestUpdate::Clear => (Some(None), Some(None)),
+            DigestUpdate::Set(md5, sha256) => (Some(Some(md5)), Some(Some(sha256))),
+        };
+        if let (Some(md5), Some(sha256)) = (md5, sha256) {
+            if tx.execute(
+                "UPDATE account SET digest_md5 = ?2, digest_sha256 = ?3 WHERE name = ?1",
+                params![current, md5, sha256],
+            )? != 1
+            {
+                return Ok(false);
+            }
+        }
         commit::permit()?;
         tx.commit()?;
         Ok(true)
+    }
+
+    /// Sets an account's Digest secrets if its password hash is still `hash` (the one just
+    /// verified: a password changed meanwhile wins); `false` when it is not.
+    pub fn set_account_digest(
+        &self,
+        name: &str,
+        hash: &str,
+        md5: &str,
+        sha256: &str,
+    ) -> StoreResult<bool> {
+        Ok(self.conn().execute(
+            "UPDATE account SET digest_md5 = ?3, digest_sha256 = ?4 WHERE name = ?1 AND hash = ?2",
+            params![name, hash, md5, sha256],
+        )? == 1)
     }
 
     /// Appends a system-log entry, keeping at most [`LOG_LIMIT`].
@@ -518,18 +574,46 @@ mod tests {
                 name: name.into(),
                 hash: "h".into(),
                 privilege: 0,
+                digest_md5: Some("m".into()),
+                digest_sha256: Some("s".into()),
             };
             assert!(store.insert_account(&row).unwrap());
         }
-        assert!(!store.update_account("a", Some("b"), None).unwrap());
-        assert!(store.update_account("a", Some("c"), Some("h2")).unwrap());
-        let names: Vec<_> = store
-            .accounts()
-            .unwrap()
-            .into_iter()
-            .map(|a| a.name)
-            .collect();
+        assert!(
+            !store
+                .update_account("a", Some("b"), None, DigestUpdate::Clear)
+                .unwrap()
+        );
+        assert!(
+            store
+                .update_account("a", Some("c"), Some("h2"), DigestUpdate::Clear)
+                .unwrap()
+        );
+        let rows = store.accounts().unwrap();
+        let names: Vec<_> = rows.iter().map(|a| a.name.as_str()).collect();
         assert_eq!(names, ["c", "b"]);
+        assert_eq!(
+            (rows[0].digest_md5.as_deref(), rows[0].hash.as_str()),
+            (None, "h2")
+        );
+        assert_eq!(rows[1].digest_md5.as_deref(), Some("m"), "b is untouched");
+        // Lazy Digest secrets only land while the verified hash is still the stored one.
+        assert!(!store.set_account_digest("c", "h", "m2", "s2").unwrap());
+        assert!(store.set_account_digest("c", "h2", "m2", "s2").unwrap());
+        let c = &store.accounts().unwrap()[0];
+        assert_eq!(
+            (c.digest_md5.as_deref(), c.digest_sha256.as_deref()),
+            (Some("m2"), Some("s2"))
+        );
+        assert!(
+            store
+                .update_account("c", None, None, DigestUpdate::Set("m3", "s3"))
+                .unwrap()
+        );
+        assert_eq!(
+            store.accounts().unwrap()[0].digest_md5.as_deref(),
+            Some("m3")
+        );
     }
 
     #[test]

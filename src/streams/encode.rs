@@ -2,9 +2,16 @@
 //! frame rate, brings them to the stream's size in a reused buffer, encodes them and publishes
 //! each access unit to the stream's consumers. Parameter changes reach the running encoder
 //! (hardware backends) or a new encoder opened at the end of the current GOP (software).
+//!
+//! The thread needs no tokio runtime: it waits for the capture feed (a `watch` channel, which
+//! works without one) by polling its future with a waker that unparks the thread, bounded by
+//! `park_timeout`. So it keeps running, and stops cleanly, when the daemon's runtime shuts
+//! down first (a tokio timer there would panic).
 
+use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
 use ipcamd_hal::HalErrorKind;
@@ -43,6 +50,10 @@ pub(super) fn run(inner: &Arc<HubInner>, stream: StreamId) {
     let epoch = Instant::now();
     let mut sequence = 0u64;
     loop {
+        if inner.stopping.load(Ordering::Acquire) {
+            slot.close_all("the daemon is stopping");
+            return;
+        }
         // Every turn waits at most FRAME_WAIT for a frame.
         slot.heartbeat.beat();
         {
@@ -83,10 +94,7 @@ pub(super) fn run(inner: &Arc<HubInner>, stream: StreamId) {
         let Some(params) = wanted else { continue };
         let changed = match feed.has_changed() {
             Ok(true) => Ok(true),
-            Ok(false) => inner
-                .runtime
-                .block_on(async { tokio::time::timeout(FRAME_WAIT, feed.changed()).await })
-                .map_or(Ok(false), |r| r.map(|()| true)),
+            Ok(false) => wait_changed(&mut feed, FRAME_WAIT),
             Err(closed) => Err(closed),
         };
         match changed {
@@ -162,6 +170,37 @@ pub(super) fn run(inner: &Arc<HubInner>, stream: StreamId) {
             }
         }
         drop(input);
+    }
+}
+
+/// Wakes the thread that polls a future.
+struct Unpark(std::thread::Thread);
+
+impl Wake for Unpark {
+    fn wake(self: Arc<Self>) {
+        self.0.unpark();
+    }
+}
+
+/// Waits at most `timeout` for a new value of `feed` on this (non-async) thread, without a
+/// runtime: `Ok(false)` on time-out, `Err` when the sender is gone.
+fn wait_changed<T>(
+    feed: &mut tokio::sync::watch::Receiver<T>,
+    timeout: Duration,
+) -> Result<bool, tokio::sync::watch::error::RecvError> {
+    let deadline = Instant::now() + timeout;
+    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+    let mut context = Context::from_waker(&waker);
+    let mut changed = std::pin::pin!(feed.changed());
+    loop {
+        if let Poll::Ready(result) = changed.as_mut().poll(&mut context) {
+            return result.map(|()| true);
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Ok(false);
+        }
+        std::thread::park_timeout(left);
     }
 }
 

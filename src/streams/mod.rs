@@ -14,8 +14,14 @@
 //! that consumer only and resumes it at the next key frame; the encoder and the other
 //! consumers never wait. A new subscription starts at a key frame and asks the encoder for an
 //! IDR at once.
+//!
+//! Lower rates: a consumer may ask for a share of the frames or a frame rate
+//! ([`Decimation`]); [`Decimator`] drops frames for it without breaking decoding.
 
+mod decimate;
 mod encode;
+
+pub use decimate::{Decimation, Decimator};
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -24,7 +30,7 @@ use std::time::{Duration, Instant};
 
 use ipcamd_hal::video::Frame;
 use ipcamd_hal::video::encoded::EncodedFrame;
-use ipcamd_hal::video::h264::{self, H264EncoderFactory, H264Params};
+use ipcamd_hal::video::h264::{H264EncoderFactory, H264Params};
 use tokio::sync::{Notify, watch};
 
 use crate::heartbeat::Heartbeat;
@@ -136,18 +142,6 @@ impl StreamSettingsSource for Settings {
     }
 }
 
-/// Which frames a consumer wants (recordLevel-style lower rates).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Decimation {
-    /// Every frame.
-    #[default]
-    All,
-    /// Only frames some other frame references (drops setH264FrmRefMode 1's skipping frames).
-    ReferenceOnly,
-    /// Only key frames.
-    KeyFramesOnly,
-}
-
 /// How a consumer subscribes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SubscribeOptions {
@@ -187,7 +181,8 @@ struct HubInner {
     frames: Option<watch::Receiver<Option<Arc<Frame>>>>,
     factory: Option<Arc<dyn H264EncoderFactory>>,
     settings: Arc<dyn StreamSettingsSource>,
-    runtime: tokio::runtime::Handle,
+    /// Set by [`StreamHub::stop`]: encoders end and none starts again.
+    stopping: AtomicBool,
 }
 
 struct Slot {
@@ -196,6 +191,8 @@ struct Slot {
     state: Mutex<SlotState>,
     key_requested: AtomicBool,
     encoded: AtomicU64,
+    /// Encoder threads started for this stream and not yet joined.
+    threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
 }
 
 #[derive(Default)]
@@ -216,7 +213,7 @@ struct Shared {
 struct Queue {
     frames: VecDeque<Arc<EncodedFrame>>,
     capacity: usize,
-    decimation: Decimation,
+    decimator: Decimator,
     waiting_for_key: bool,
     skipped: u64,
     closed: bool,
@@ -228,13 +225,12 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl StreamHub {
     /// A hub over the capture pipeline's processed frames (`None`: the board has no video,
-    /// every stream is closed). Encoders start on demand, on threads of their own; `runtime`
-    /// is the daemon's (the frame feed is a tokio channel).
+    /// every stream is closed). Encoders start on demand, on threads of their own that need
+    /// no async runtime.
     pub fn new(
         frames: Option<watch::Receiver<Option<Arc<Frame>>>>,
         factory: Option<Arc<dyn H264EncoderFactory>>,
         settings: Arc<dyn StreamSettingsSource>,
-        runtime: tokio::runtime::Handle,
     ) -> StreamHub {
         let slot = || Slot {
             heartbeat: {
@@ -245,6 +241,7 @@ impl StreamHub {
             state: Mutex::new(SlotState::default()),
             key_requested: AtomicBool::new(false),
             encoded: AtomicU64::new(0),
+            threads: Mutex::new(Vec::new()),
         };
         StreamHub {
             inner: Arc::new(HubInner {
@@ -252,7 +249,7 @@ impl StreamHub {
                 frames,
                 factory,
                 settings,
-                runtime,
+                stopping: AtomicBool::new(false),
             }),
         }
     }
@@ -264,11 +261,37 @@ impl StreamHub {
     }
 
     /// Whether `stream` can be encoded now (video and an H.264 encoder present; the sub
-    /// stream set to H.264 by setSubStreamFormat).
+    /// stream set to H.264 by setSubStreamFormat; the hub not stopped).
     pub fn available(&self, stream: StreamId) -> bool {
         self.inner.factory.is_some()
             && self.inner.frames.is_some()
+            && !self.inner.stopping.load(Ordering::Acquire)
             && (stream == StreamId::Main || self.inner.settings.read().sub.is_some())
+    }
+
+    /// Stops the hub (daemon shutdown): every subscription ends, the encoder threads finish
+    /// and are joined, and no encoder starts again. `true` when every thread ended within
+    /// `wait` without panicking.
+    pub fn stop(&self, wait: Duration) -> bool {
+        self.inner.stopping.store(true, Ordering::Release);
+        let deadline = Instant::now() + wait;
+        let mut clean = true;
+        for slot in &self.inner.streams {
+            slot.close_all("the daemon is stopping");
+            let threads: Vec<_> = lock(&slot.threads).drain(..).collect();
+            for thread in threads {
+                while !thread.is_finished() && Instant::now() < deadline {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                if !thread.is_finished() {
+                    tracing::warn!("an encoder thread did not stop in time");
+                    clean = false;
+                } else if thread.join().is_err() {
+                    clean = false;
+                }
+            }
+        }
+        clean
     }
 
     /// The parameters `stream` is encoded with now (or would be when started).
@@ -303,7 +326,7 @@ impl StreamHub {
             queue: Mutex::new(Queue {
                 frames: VecDeque::with_capacity(options.queue.clamp(1, 256)),
                 capacity: options.queue.max(1),
-                decimation: options.decimation,
+                decimator: Decimator::new(options.decimation, self.params(stream).as_ref()),
                 waiting_for_key: true,
                 skipped: 0,
                 closed: !self.available(stream),
@@ -335,9 +358,17 @@ impl StreamHub {
         let spawned = std::thread::Builder::new()
             .name(format!("encode-{}", stream.path()))
             .spawn(move || encode::run(&inner, stream));
-        if let Err(err) = spawned {
-            tracing::error!(%err, "cannot start the encoder thread");
-            self.inner.streams[stream.index()].close_all(&format!("no thread: {err}"));
+        let slot = &self.inner.streams[stream.index()];
+        match spawned {
+            Ok(thread) => {
+                let mut threads = lock(&slot.threads);
+                threads.retain(|t| !t.is_finished());
+                threads.push(thread);
+            }
+            Err(err) => {
+                tracing::error!(%err, "cannot start the encoder thread");
+                slot.close_all(&format!("no thread: {err}"));
+            }
         }
     }
 }
@@ -370,18 +401,18 @@ impl Shared {
         if queue.closed {
             return;
         }
+        // The decimator sees every frame (it measures the GOPs it plans).
+        let wanted = queue.decimator.keep(frame);
         if queue.waiting_for_key {
             if !frame.keyframe {
                 queue.skipped += 1;
                 return;
             }
+            if !wanted {
+                return;
+            }
             queue.waiting_for_key = false;
         }
-        let wanted = match queue.decimation {
-            Decimation::All => true,
-            Decimation::KeyFramesOnly => frame.keyframe,
-            Decimation::ReferenceOnly => !h264::is_droppable(frame),
-        };
         if !wanted {
             return;
         }

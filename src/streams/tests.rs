@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use ipcamd_hal::video::h264::{H264Params, software_factory};
+use ipcamd_hal::video::h264::{self, H264Params, software_factory};
 use ipcamd_hal::video::{Frame, PixelFormat, convert};
 use tokio::sync::watch;
 
@@ -41,7 +41,8 @@ struct Rig {
     hub: StreamHub,
     settings: Arc<TestSettings>,
     stop: Arc<AtomicBool>,
-    _runtime: tokio::runtime::Runtime,
+    /// The runtime the hub is made in, as in the daemon (a test may shut it down first).
+    runtime: Option<tokio::runtime::Runtime>,
 }
 
 impl Drop for Rig {
@@ -87,17 +88,13 @@ fn rig(sub: Option<H264Params>) -> Rig {
             sub,
         }),
     });
-    let hub = StreamHub::new(
-        Some(rx),
-        software_factory(),
-        settings.clone(),
-        runtime.handle().clone(),
-    );
+    let hub =
+        runtime.block_on(async { StreamHub::new(Some(rx), software_factory(), settings.clone()) });
     Rig {
         hub,
         settings,
         stop,
-        _runtime: runtime,
+        runtime: Some(runtime),
     }
 }
 
@@ -318,4 +315,72 @@ fn test_typed_settings_pick_the_live_parameter_set_and_the_sub_format() {
         "never larger than main"
     );
     assert!(sub.temporal_layers);
+}
+
+#[test]
+fn test_encoders_outlive_the_runtime_and_stop_cleanly() {
+    let mut rig = rig(None);
+    let mut sub = rig
+        .hub
+        .subscribe(StreamId::Main, SubscribeOptions::default());
+    assert!(sub.recv_timeout(WAIT).unwrap().expect("a frame").keyframe);
+    // The daemon's runtime shuts down first: the encoder thread (which used a tokio timer
+    // and panicked here) keeps encoding.
+    drop(rig.runtime.take());
+    for _ in 0..5 {
+        sub.recv_timeout(WAIT)
+            .unwrap()
+            .expect("frames without the runtime");
+    }
+    assert!(
+        rig.hub.stop(WAIT),
+        "every encoder thread ended, none panicked"
+    );
+    assert!(matches!(sub.recv_timeout(WAIT), Err(StreamClosed)));
+    let mut late = rig
+        .hub
+        .subscribe(StreamId::Main, SubscribeOptions::default());
+    assert!(
+        matches!(late.recv_timeout(WAIT), Err(StreamClosed)),
+        "a stopped hub starts no encoder"
+    );
+}
+
+#[test]
+fn test_a_consumer_asking_for_half_the_rate_of_a_layered_stream_gets_every_referenced_frame() {
+    let rig = rig(None);
+    {
+        let mut live = rig.settings.settings.lock().unwrap();
+        live.main.temporal_layers = true;
+        live.main.vbr = true;
+    }
+    rig.settings.generation.fetch_add(1, Ordering::AcqRel);
+    let mut all = rig
+        .hub
+        .subscribe(StreamId::Main, SubscribeOptions::default());
+    let mut half = rig.hub.subscribe(
+        StreamId::Main,
+        SubscribeOptions {
+            queue: 64,
+            decimation: Decimation::Share { keep: 1, of: 2 },
+        },
+    );
+    let every: Vec<Arc<EncodedFrame>> = (0..40)
+        .map(|_| all.recv_timeout(WAIT).unwrap().expect("a frame"))
+        .collect();
+    assert!(
+        every.iter().any(|f| h264::is_droppable(f)),
+        "the layered encoder makes droppable pictures"
+    );
+    let thinned: Vec<Arc<EncodedFrame>> = (0..15)
+        .map(|_| half.recv_timeout(WAIT).unwrap().expect("a frame"))
+        .collect();
+    assert!(thinned[0].keyframe);
+    assert!(thinned.iter().all(|f| !h264::is_droppable(f)));
+    // Consecutive referenced pictures: none lost between two kept ones.
+    let gaps: Vec<u64> = thinned
+        .windows(2)
+        .map(|w| w[1].sequence - w[0].sequence)
+        .collect();
+    assert!(gaps.iter().all(|&g| g <= 2), "{gaps:?}");
 }

@@ -7,7 +7,7 @@ use std::net::TcpStream;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::{Camera, encode};
+use crate::support::{Camera, encode, repo};
 
 /// `rtsp://usr:pwd@127.0.0.1:PORT/PATH`: RTSP shares the web port (Foscam's mediaPort 88 =
 /// webPort 88; the simulated board's are both 8088, and the tests listen on a free port).
@@ -346,6 +346,293 @@ fn test_rtsp_accounts_url_special_password_wrong_password_and_mjpeg_sub_stream()
     );
 }
 
+/// A camera whose board file takes Digest only (`[rtsp] basic_auth = false`), its main
+/// stream small.
+fn digest_only_camera(dir: &std::path::Path) -> Camera {
+    let board = std::fs::read_to_string(repo().join("board/sim.toml")).unwrap()
+        + "\n[rtsp]\nbasic_auth = false\n";
+    let path = dir.join("board.toml");
+    std::fs::write(&path, board).unwrap();
+    let cam = Camera::start_with_board(&dir.join("data"), &path);
+    set_main(
+        &cam,
+        &[
+            ("resolution", "3"),
+            ("frameRate", "15"),
+            ("GOP", "10"),
+            ("bitRate", "524288"),
+        ],
+    );
+    cam
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().fold(String::new(), |mut out, b| {
+        out.push_str(&format!("{b:02x}"));
+        out
+    })
+}
+
+fn hex_md5(text: &str) -> String {
+    use md5::Digest;
+    hex(&md5::Md5::digest(text.as_bytes()))
+}
+
+fn hex_sha256(text: &str) -> String {
+    use sha2::Digest;
+    hex(&sha2::Sha256::digest(text.as_bytes()))
+}
+
+/// The `WWW-Authenticate` values of a response, in order.
+fn challenges(reply: &str) -> Vec<String> {
+    reply
+        .lines()
+        .filter_map(|l| l.strip_prefix("WWW-Authenticate: "))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// A challenge's parameter (quoted or not).
+fn param(challenge: &str, name: &str) -> Option<String> {
+    challenge
+        .split(", ")
+        .flat_map(|part| part.split(' '))
+        .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
+        .map(|v| v.trim_matches('"').to_owned())
+}
+
+/// `Authorization: Digest …` (qop=auth) for `method uri`, as RFC 2617 section 3.2.2 computes
+/// it, with MD5 or SHA-256.
+fn digest_header(
+    sha256: bool,
+    user: &str,
+    password: &str,
+    nonce: &str,
+    method: &str,
+    uri: &str,
+) -> String {
+    let h = |text: &str| {
+        if sha256 {
+            hex_sha256(text)
+        } else {
+            hex_md5(text)
+        }
+    };
+    let ha1 = h(&format!("{user}:ipcamd:{password}"));
+    let ha2 = h(&format!("{method}:{uri}"));
+    let response = h(&format!("{ha1}:{nonce}:00000001:c0ffee:auth:{ha2}"));
+    let algorithm = if sha256 { "SHA-256" } else { "MD5" };
+    format!(
+        "Authorization: Digest username=\"{user}\", realm=\"ipcamd\", nonce=\"{nonce}\", \
+         uri=\"{uri}\", response=\"{response}\", algorithm={algorithm}, qop=auth, nc=00000001, \
+         cnonce=\"c0ffee\"\r\n"
+    )
+}
+
+#[test]
+fn test_rtsp_digest_only_camera_serves_ffprobe_and_checks_responses_nonces_and_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    let cam = digest_only_camera(dir.path());
+    let h = host(&cam);
+    let password = "p@ss:w/rd%?#\"x\"";
+    assert_eq!(
+        cam.cgi(
+            "addAccount",
+            &[
+                ("usrName", "viewer"),
+                ("usrPwd", password),
+                ("privilege", "0")
+            ]
+        )
+        .result,
+        0
+    );
+    // ffprobe turns the URL's percent-encoded credentials into Digest: the camera takes
+    // nothing else.
+    let frames = probe_frames(&url(&cam, "viewer", password, "videoMain"), "tcp", 10);
+    assert!(frames.len() >= 5, "{} frames", frames.len());
+    assert!(probe_frames(&url(&cam, "admin", "", "videoMain"), "udp", 5).len() >= 3);
+    let (ok, _, err) = run(
+        "ffprobe",
+        &[
+            "-v",
+            "error",
+            "-rtsp_transport",
+            "tcp",
+            &url(&cam, "viewer", "nope", "videoMain"),
+        ],
+        Duration::from_secs(30),
+    );
+    assert!(!ok);
+    assert!(err.contains("401"), "{err}");
+
+    // The 401 offers Digest with SHA-256, then MD5, one header each, and no Basic.
+    let mut raw = RawClient::connect(&cam);
+    let uri = format!("rtsp://{h}/videoMain");
+    let reply = raw.request(&format!("DESCRIBE {uri} RTSP/1.0\r\nCSeq: 1\r\n\r\n"));
+    assert!(reply.starts_with("RTSP/1.0 401"), "{reply}");
+    let offered = challenges(&reply);
+    assert_eq!(offered.len(), 2, "{offered:?}");
+    assert!(offered[0].starts_with("Digest realm=\"ipcamd\", nonce=\""));
+    assert_eq!(param(&offered[0], "algorithm").as_deref(), Some("SHA-256"));
+    assert_eq!(param(&offered[1], "algorithm").as_deref(), Some("MD5"));
+    assert_eq!(param(&offered[1], "qop").as_deref(), Some("auth"));
+    assert_eq!(param(&offered[1], "stale"), None);
+    let nonce = param(&offered[1], "nonce").unwrap();
+    // Basic is refused on this board even with the right password.
+    let basic = raw.request(&format!(
+        "DESCRIBE {uri} RTSP/1.0\r\nCSeq: 2\r\nAuthorization: Basic YWRtaW46\r\n\r\n"
+    ));
+    assert!(basic.starts_with("RTSP/1.0 401"), "{basic}");
+    // The right MD5 and SHA-256 responses pass; a wrong one, or one for another URI, does not.
+    for (cseq, sha) in [(3, false), (4, true)] {
+        let ok = raw.request(&format!(
+            "DESCRIBE {uri} RTSP/1.0\r\nCSeq: {cseq}\r\n{}\r\n",
+            digest_header(sha, "viewer", password, &nonce, "DESCRIBE", &uri)
+        ));
+        assert!(ok.starts_with("RTSP/1.0 200"), "sha256={sha}: {ok}");
+    }
+    let wrong = raw.request(&format!(
+        "DESCRIBE {uri} RTSP/1.0\r\nCSeq: 5\r\n{}\r\n",
+        digest_header(false, "viewer", "nope", &nonce, "DESCRIBE", &uri)
+    ));
+    assert!(wrong.starts_with("RTSP/1.0 401"), "{wrong}");
+    assert_eq!(param(&challenges(&wrong)[1], "stale"), None);
+    let elsewhere = raw.request(&format!(
+        "DESCRIBE {uri} RTSP/1.0\r\nCSeq: 6\r\n{}\r\n",
+        digest_header(
+            false,
+            "viewer",
+            password,
+            &nonce,
+            "DESCRIBE",
+            "rtsp://x/videoSub"
+        )
+    ));
+    assert!(elsewhere.starts_with("RTSP/1.0 400"), "{elsewhere}");
+    // A nonce the camera did not issue in this boot, answered correctly: stale=true with a
+    // fresh nonce (the client retries without asking its user); answered wrongly: no stale.
+    let old_nonce = "00000000002a0123456789abcdef0123456789abcdef";
+    let mut fresh = RawClient::connect(&cam);
+    let stale = fresh.request(&format!(
+        "DESCRIBE {uri} RTSP/1.0\r\nCSeq: 1\r\n{}\r\n",
+        digest_header(false, "viewer", password, old_nonce, "DESCRIBE", &uri)
+    ));
+    assert!(stale.starts_with("RTSP/1.0 401"), "{stale}");
+    let renewed = challenges(&stale);
+    assert_eq!(
+        param(&renewed[1], "stale").as_deref(),
+        Some("true"),
+        "{stale}"
+    );
+    assert_ne!(param(&renewed[1], "nonce").as_deref(), Some(old_nonce));
+    let retry = fresh.request(&format!(
+        "DESCRIBE {uri} RTSP/1.0\r\nCSeq: 2\r\n{}\r\n",
+        digest_header(
+            false,
+            "viewer",
+            password,
+            &param(&renewed[1], "nonce").unwrap(),
+            "DESCRIBE",
+            &uri
+        )
+    ));
+    assert!(retry.starts_with("RTSP/1.0 200"), "{retry}");
+    let guess = fresh.request(&format!(
+        "DESCRIBE {uri} RTSP/1.0\r\nCSeq: 3\r\n{}\r\n",
+        digest_header(false, "viewer", "nope", old_nonce, "DESCRIBE", &uri)
+    ));
+    assert_eq!(param(&challenges(&guess)[1], "stale"), None, "{guess}");
+
+    // A rename without the password forgets the Digest secret (it hashes the name); the next
+    // CGI request with the password brings it back.
+    assert_eq!(
+        cam.cgi(
+            "changeUserName",
+            &[("usrName", "viewer"), ("newUsrName", "watcher")]
+        )
+        .result,
+        0
+    );
+    let (ok, _, err) = run(
+        "ffprobe",
+        &[
+            "-v",
+            "error",
+            "-rtsp_transport",
+            "tcp",
+            &url(&cam, "watcher", password, "videoMain"),
+        ],
+        Duration::from_secs(30),
+    );
+    assert!(!ok && err.contains("401"), "no Digest secret yet: {err}");
+    assert_eq!(
+        cam.cgi_as("watcher", password, "getSubVideoStreamParam", &[])
+            .result,
+        0
+    );
+    assert!(probe_frames(&url(&cam, "watcher", password, "videoMain"), "tcp", 5).len() >= 3);
+
+    // Neither passwords nor their Digest secrets reach the log.
+    let ha1 = hex_md5(&format!("watcher:ipcamd:{password}"));
+    let logged: Vec<String> = cam.log.try_iter().collect();
+    assert!(
+        !logged
+            .iter()
+            .any(|l| l.contains(password) || l.contains("nope") || l.contains(&ha1)),
+        "{logged:?}"
+    );
+
+    // Wrong Digest responses count towards the CGI's lock-out of the address.
+    let mut guesser = RawClient::connect(&cam);
+    for cseq in 1..=5 {
+        let wrong = guesser.request(&format!(
+            "DESCRIBE {uri} RTSP/1.0\r\nCSeq: {cseq}\r\n{}\r\n",
+            digest_header(false, "admin", "guess", &nonce, "DESCRIBE", &uri)
+        ));
+        assert!(wrong.starts_with("RTSP/1.0 401"), "{wrong}");
+    }
+    let locked = guesser.request(&format!(
+        "DESCRIBE {uri} RTSP/1.0\r\nCSeq: 6\r\n{}\r\n",
+        digest_header(false, "admin", "", &nonce, "DESCRIBE", &uri)
+    ));
+    assert!(locked.starts_with("RTSP/1.0 401"), "locked out: {locked}");
+    assert_ne!(cam.cgi("getDevState", &[]).result, 0, "the CGI too");
+}
+
+#[test]
+fn test_rtsp_ffmpeg_picks_digest_when_basic_is_offered_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let cam = small_camera(dir.path());
+    let mut raw = RawClient::connect(&cam);
+    let reply = raw.request(&format!(
+        "DESCRIBE rtsp://{}/videoMain RTSP/1.0\r\nCSeq: 1\r\n\r\n",
+        host(&cam)
+    ));
+    let offered = challenges(&reply);
+    assert_eq!(offered.len(), 3, "{offered:?}");
+    assert_eq!(offered[2], "Basic realm=\"ipcamd\"");
+    // ffprobe's trace log shows each request it sends.
+    let (ok, _, err) = run(
+        "ffprobe",
+        &[
+            "-v",
+            "trace",
+            "-rtsp_transport",
+            "tcp",
+            "-select_streams",
+            "v:0",
+            "-show_entries",
+            "stream=width,height",
+            &url(&cam, "admin", "", "videoMain"),
+        ],
+        Duration::from_secs(60),
+    );
+    assert!(ok, "{err}");
+    assert!(err.contains("Authorization: Digest "), "{err}");
+    assert!(!err.contains("Authorization: Basic"), "{err}");
+}
+
 #[test]
 fn test_rtsp_protocol_errors_answer_or_close_and_the_server_keeps_serving() {
     let dir = tempfile::tempdir().unwrap();
@@ -592,13 +879,192 @@ fn test_rtsp_moves_to_the_media_port_set_by_set_port_info_and_back_to_the_web_po
     });
 }
 
+/// Records `seconds` of `url` with `ffmpeg -c copy` into an Annex-B file.
+fn record_h264(url: &str, out: &std::path::Path, seconds: u32) {
+    let seconds = seconds.to_string();
+    let (ok, _, err) = run(
+        "ffmpeg",
+        &[
+            "-v",
+            "error",
+            "-rtsp_transport",
+            "tcp",
+            "-timeout",
+            "10000000",
+            "-i",
+            url,
+            "-t",
+            &seconds,
+            "-c",
+            "copy",
+            "-f",
+            "h264",
+            "-y",
+            out.to_str().unwrap(),
+        ],
+        Duration::from_secs(60),
+    );
+    assert!(ok, "ffmpeg recorded: {err}");
+}
+
+/// The NAL units of an Annex-B stream, each with its start code.
+fn nal_units(stream: &[u8]) -> Vec<&[u8]> {
+    let mut starts = Vec::new();
+    let mut i = 0;
+    while i + 3 <= stream.len() {
+        if stream[i..i + 3] == [0, 0, 1] {
+            starts.push(if i > 0 && stream[i - 1] == 0 {
+                i - 1
+            } else {
+                i
+            });
+            i += 3;
+        } else {
+            i += 1;
+        }
+    }
+    starts
+        .iter()
+        .enumerate()
+        .map(|(n, &at)| &stream[at..starts.get(n + 1).copied().unwrap_or(stream.len())])
+        .collect()
+}
+
+/// A NAL unit's header byte (after its start code).
+fn nal_header(nal: &[u8]) -> u8 {
+    let code = if nal.starts_with(&[0, 0, 0, 1]) { 4 } else { 3 };
+    nal.get(code).copied().unwrap_or(0)
+}
+
+/// One letter per coded picture of an Annex-B stream (its slice NAL units): `I` an IDR,
+/// `R` a picture others may reference (`nal_ref_idc` > 0), `d` one nothing references.
+fn reference_pattern(stream: &[u8]) -> String {
+    nal_units(stream)
+        .into_iter()
+        .filter_map(|nal| {
+            let header = nal_header(nal);
+            match header & 0x1f {
+                5 => Some('I'),
+                1 if header & 0x60 == 0 => Some('d'),
+                1 => Some('R'),
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+/// Frames ffprobe decodes from a file, and whether it reported errors.
+fn decode_file(path: &std::path::Path) -> (usize, String) {
+    let (ok, out, err) = run(
+        "ffprobe",
+        &[
+            "-v",
+            "error",
+            "-count_frames",
+            "-select_streams",
+            "v:0",
+            "-show_entries",
+            "stream=nb_read_frames",
+            "-of",
+            "csv=p=0",
+            path.to_str().unwrap(),
+        ],
+        Duration::from_secs(60),
+    );
+    assert!(ok, "ffprobe decoded the file: {err}");
+    (out.trim().parse().unwrap_or(0), err)
+}
+
 #[test]
-fn test_h264_frame_reference_mode_1_is_refused_by_an_encoder_that_cannot_make_it() {
+fn test_h264_frame_reference_mode_1_makes_droppable_pictures_in_the_rtsp_stream() {
     let dir = tempfile::tempdir().unwrap();
-    let cam = Camera::start(dir.path());
-    // OpenH264 cannot make the guide's frame-skipping reference structure: -4, unchanged.
-    assert_eq!(cam.cgi("setH264FrmRefMode", &[("mode", "1")]).result, -4);
-    assert_eq!(cam.cgi("getH264FrmRefMode", &[]).get("mode"), "0");
-    assert_eq!(cam.cgi("setH264FrmRefMode", &[("mode", "0")]).result, 0);
+    let cam = small_camera(dir.path());
+    // VBR: the encoder skips no picture, so the layer pattern is exact.
+    set_main(&cam, &[("isVBR", "1")]);
     assert_eq!(cam.cgi("setH264FrmRefMode", &[("mode", "2")]).result, -1);
+    assert_eq!(cam.cgi("getH264FrmRefMode", &[]).get("mode"), "0");
+    let main = url(&cam, "admin", "", "videoMain");
+    let plain = dir.path().join("mode0.h264");
+    record_h264(&main, &plain, 3);
+    let pattern = reference_pattern(&std::fs::read(&plain).unwrap());
+    assert!(pattern.len() >= 20, "{pattern}");
+    assert!(
+        !pattern.contains('d'),
+        "mode 0 references every picture: {pattern}"
+    );
+
+    assert_eq!(cam.cgi("setH264FrmRefMode", &[("mode", "1")]).result, 0);
+    assert_eq!(cam.cgi("getH264FrmRefMode", &[]).get("mode"), "1");
+    let layered = dir.path().join("mode1.h264");
+    record_h264(&main, &layered, 4);
+    let bytes = std::fs::read(&layered).unwrap();
+    let pattern = reference_pattern(&bytes);
+    // Three temporal layers: base pictures four apart, a second-layer one midway, the two
+    // others droppable; an IDR every GOP (10) as set.
+    let gops: Vec<&str> = pattern.split('I').skip(1).collect();
+    assert!(gops.len() >= 4, "{pattern}");
+    for gop in &gops[..gops.len() - 1] {
+        assert_eq!(*gop, "dRdRdRdRd", "{pattern}");
+    }
+    assert!("dRdRdRdRd".starts_with(gops[gops.len() - 1]), "{pattern}");
+    // Every picture decodes.
+    let (decoded, errors) = decode_file(&layered);
+    assert_eq!(decoded, pattern.len(), "{errors}");
+    assert!(errors.trim().is_empty(), "{errors}");
+    // The pictures nothing references can be dropped: what is left still decodes cleanly.
+    let kept: Vec<u8> = nal_units(&bytes)
+        .into_iter()
+        .filter(|nal| nal_header(nal) & 0x7f != 0x01)
+        .flatten()
+        .copied()
+        .collect();
+    let halved = dir.path().join("mode1-halved.h264");
+    std::fs::write(&halved, &kept).unwrap();
+    let (decoded, errors) = decode_file(&halved);
+    assert_eq!(decoded, pattern.matches(['I', 'R']).count(), "{errors}");
+    assert!(errors.trim().is_empty(), "{errors}");
+    assert_eq!(cam.cgi("setH264FrmRefMode", &[("mode", "0")]).result, 0);
+}
+
+#[test]
+fn test_daemon_streams_stop_cleanly_in_process_even_after_the_runtime() {
+    use ipcamd::streams::{StreamId, SubscribeOptions};
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let options = ipcamd::daemon::Options {
+        board: repo().join("board/sim.toml"),
+        data: dir.path().to_path_buf(),
+        listen: Some("127.0.0.1:0".parse().unwrap()),
+    };
+    let mut started = runtime.block_on(ipcamd::daemon::start(&options)).unwrap();
+    started.launch().unwrap();
+    let ctx = started.ctx.clone();
+    let wait = Duration::from_secs(30);
+    let mut viewer = ctx
+        .streams
+        .subscribe(StreamId::Main, SubscribeOptions::default());
+    let first = viewer.recv_timeout(wait).unwrap().expect("a frame");
+    assert!(first.keyframe);
+    // The runtime goes first, as when the daemon returns from main: the encoder thread goes
+    // on (it used a tokio timer, which panicked then).
+    drop(started);
+    runtime.shutdown_timeout(Duration::from_secs(5));
+    for _ in 0..3 {
+        viewer
+            .recv_timeout(wait)
+            .unwrap()
+            .expect("frames after the runtime stopped");
+    }
+    assert!(
+        ctx.streams.stop(wait),
+        "the encoder thread ended without panicking"
+    );
+    assert!(
+        viewer.recv_timeout(wait).is_err(),
+        "its viewer sees the end"
+    );
 }

@@ -8,6 +8,11 @@
 //! driver, used by the QEMU lab) runs through the same code and yields
 //! [`VideoCodec::Fwht`] frames: the queue, control and key-frame mechanics are the same.
 //!
+//! setH264FrmRefMode 1 (three temporal layers, see [`H264Params::temporal_layers`]) uses the
+//! H.264 hierarchical-coding controls (`V4L2_CID_MPEG_VIDEO_H264_HIERARCHICAL_CODING`, type P,
+//! three layers) when the device has them; the factory says why not otherwise, and the CGI
+//! answers -4.
+//!
 //! The ioctls themselves are in [`super::v4l2_raw`], the only module with `unsafe` code.
 
 use std::collections::VecDeque;
@@ -59,6 +64,52 @@ pub fn h264_factory(board: &BoardSpec) -> HalResult<Option<Arc<dyn H264EncoderFa
 pub struct M2mFactory {
     path: PathBuf,
     name: String,
+    /// Whether the device can code three temporal layers (why not, otherwise).
+    layering: Result<(), String>,
+}
+
+/// Whether `device` has P-type H.264 hierarchical coding with three layers.
+fn hierarchical_coding(device: &v4l::Device) -> Result<(), String> {
+    use sys::*;
+    let controls = device
+        .query_controls()
+        .map_err(|e| format!("listing its controls failed: {e}"))?;
+    let find = |id: u32, name: &str| {
+        controls
+            .iter()
+            .find(|c| c.id == id)
+            .ok_or_else(|| format!("it has no {name} control"))
+    };
+    find(
+        V4L2_CID_MPEG_VIDEO_H264_HIERARCHICAL_CODING,
+        "H.264 hierarchical coding",
+    )?;
+    let kind = find(
+        V4L2_CID_MPEG_VIDEO_H264_HIERARCHICAL_CODING_TYPE,
+        "hierarchical coding type",
+    )?;
+    let p = i64::from(
+        v4l2_mpeg_video_h264_hierarchical_coding_type_V4L2_MPEG_VIDEO_H264_HIERARCHICAL_CODING_P,
+    );
+    let offers_p = (kind.minimum..=kind.maximum).contains(&p)
+        && kind
+            .items
+            .as_ref()
+            .is_none_or(|items| items.iter().any(|(index, _)| i64::from(*index) == p));
+    if !offers_p {
+        return Err("its hierarchical coding has no P type".into());
+    }
+    let layers = find(
+        V4L2_CID_MPEG_VIDEO_H264_HIERARCHICAL_CODING_LAYER,
+        "hierarchical coding layer",
+    )?;
+    if layers.maximum < 3 {
+        return Err(format!(
+            "it codes at most {} hierarchical layers, three are needed",
+            layers.maximum
+        ));
+    }
+    Ok(())
 }
 
 impl M2mFactory {
@@ -88,9 +139,18 @@ impl M2mFactory {
                 ),
             )
         })?;
+        let layering = hierarchical_coding(&device);
+        if let Err(why) = &layering {
+            tracing::info!(
+                device = %path.display(),
+                %why,
+                "the H.264 encoder cannot make setH264FrmRefMode 1's temporal layers"
+            );
+        }
         Ok(M2mFactory {
             path: path.to_path_buf(),
             name: format!("V4L2 M2M {} ({})", path.display(), caps.card),
+            layering,
         })
     }
 }
@@ -102,6 +162,10 @@ impl H264EncoderFactory for M2mFactory {
 
     fn name(&self) -> &str {
         &self.name
+    }
+
+    fn frame_skipping_reference(&self) -> Result<(), String> {
+        self.layering.clone()
     }
 }
 
@@ -244,6 +308,9 @@ impl M2mEncoder {
             can_force_key: true,
         };
         encoder.apply_controls(&params, true);
+        if params.temporal_layers {
+            encoder.set_temporal_layers()?;
+        }
         encoder.outputs =
             raw::request_buffers(fd, kinds.output, BUFFERS).map_err(io("output buffers"))?;
         encoder.captures =
@@ -331,6 +398,35 @@ impl M2mEncoder {
                 ),
             );
             self.set("repeat headers", V4L2_CID_MPEG_VIDEO_REPEAT_SEQ_HEADER, 1);
+        }
+    }
+
+    /// setH264FrmRefMode 1: P-type hierarchical coding in three layers (before streaming).
+    fn set_temporal_layers(&self) -> HalResult<()> {
+        use sys::*;
+        let p = i64::from(
+            v4l2_mpeg_video_h264_hierarchical_coding_type_V4L2_MPEG_VIDEO_H264_HIERARCHICAL_CODING_P,
+        );
+        let set = self.set(
+            "hierarchical coding",
+            V4L2_CID_MPEG_VIDEO_H264_HIERARCHICAL_CODING,
+            1,
+        ) && self.set(
+            "hierarchical coding type",
+            V4L2_CID_MPEG_VIDEO_H264_HIERARCHICAL_CODING_TYPE,
+            p,
+        ) && self.set(
+            "hierarchical coding layers",
+            V4L2_CID_MPEG_VIDEO_H264_HIERARCHICAL_CODING_LAYER,
+            3,
+        );
+        if set {
+            Ok(())
+        } else {
+            Err(HalError::new(
+                HalErrorKind::NotSupported,
+                "the encoder refused three P-type hierarchical coding layers",
+            ))
         }
     }
 

@@ -27,9 +27,12 @@ pub struct H264Params {
     pub vbr: bool,
     /// Key-frame (IDR) period in frames.
     pub gop: u32,
-    /// setH264FrmRefMode 1, the guide's "two frames separated by four skipping frames": a
-    /// reference picture every fifth frame, the four between referencing it and referenced
-    /// by nothing (droppable). Only backends whose factory says
+    /// setH264FrmRefMode 1, the guide's "two frames are separated by four skipping frames"
+    /// (Foscam's wording of the HiSilicon encoders' "4x frame-skipping reference"): three
+    /// temporal layers, base pictures four frames apart, each referencing the previous base
+    /// picture; a second-layer picture midway; the two others of every four referenced by
+    /// nothing (droppable: `nal_ref_idc` 0), so a consumer may drop to half or a quarter of
+    /// the rate without breaking decoding. Only backends whose factory says
     /// [`H264EncoderFactory::frame_skipping_reference`] honour it; the CGI refuses the mode
     /// on the others.
     pub temporal_layers: bool,
@@ -54,11 +57,11 @@ pub trait H264EncoderFactory: Send + Sync {
     fn open(&self, params: H264Params) -> HalResult<Box<dyn H264Encoder>>;
     /// What the encoder is, for logs and getDevInfo-style reports.
     fn name(&self) -> &str;
-    /// Whether the encoder can make setH264FrmRefMode 1's reference structure. Neither
-    /// OpenH264 (its temporal layers are dyadic and not reachable through the crate's safe
-    /// API) nor the stateful V4L2 encoder interface (no control for it) can.
-    fn frame_skipping_reference(&self) -> bool {
-        false
+    /// Whether the encoder can make setH264FrmRefMode 1's reference structure
+    /// ([`H264Params::temporal_layers`]); `Err` says why not. OpenH264 can; a V4L2 M2M
+    /// encoder can when it has the H.264 hierarchical-coding controls (P type, three layers).
+    fn frame_skipping_reference(&self) -> Result<(), String> {
+        Err("this encoder has no temporal layering".into())
     }
 }
 

@@ -5,6 +5,15 @@
 //! One [`OpenH264Encoder`] per stream, single-threaded (the camera has one or two cores and
 //! two streams), baseline-compatible output (OpenH264 writes constrained baseline), every IDR
 //! preceded by its SPS and PPS.
+//!
+//! setH264FrmRefMode 1 ([`H264Params::temporal_layers`]) is OpenH264's three temporal layers:
+//! base pictures four frames apart, each referencing the previous one; midway between two a
+//! second-layer picture referencing the base; the other two pictures of every four reference
+//! their predecessor and are referenced by nothing (`nal_ref_idc` 0). The crate's safe API
+//! always configures one layer, so the encoder is initialised on a first (discarded) picture
+//! and then reconfigured through the raw `SetOption(ENCODER_OPTION_SVC_ENCODE_PARAM_EXT)`;
+//! OpenH264 rounds a layered IDR period up to a multiple of four, so this backend forces the
+//! IDRs at the GOP itself.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -33,7 +42,14 @@ impl H264EncoderFactory for OpenH264Factory {
     fn name(&self) -> &str {
         "OpenH264 (software)"
     }
+
+    fn frame_skipping_reference(&self) -> Result<(), String> {
+        Ok(())
+    }
 }
+
+/// Temporal layers of setH264FrmRefMode 1 (a period of four pictures).
+const TEMPORAL_LAYERS: i32 = 3;
 
 /// One stream's software encoder.
 pub struct OpenH264Encoder {
@@ -44,6 +60,8 @@ pub struct OpenH264Encoder {
     config: Option<Arc<H264Config>>,
     /// Reused output buffer (the shared `Arc<[u8]>` is made from it once per frame).
     out: Vec<u8>,
+    /// Pictures since the last IDR, counting it (layered mode forces IDRs at the GOP).
+    since_key: u32,
 }
 
 fn encoder_config(params: &H264Params) -> EncoderConfig {
@@ -77,8 +95,22 @@ impl OpenH264Encoder {
                 ),
             ));
         }
-        let encoder = Encoder::with_api_config(OpenH264API::from_source(), encoder_config(&params))
-            .map_err(|e| HalError::new(HalErrorKind::Io, format!("OpenH264: {e}")))?;
+        let mut encoder =
+            Encoder::with_api_config(OpenH264API::from_source(), encoder_config(&params))
+                .map_err(|e| HalError::new(HalErrorKind::Io, format!("OpenH264: {e}")))?;
+        if params.temporal_layers {
+            // The crate initialises the encoder (one layer) at the first picture: encode a
+            // grey one, discard it, then switch to three layers.
+            let (w, h) = (params.width as usize, params.height as usize);
+            let (cw, ch) = convert::i420_chroma_size(w, h);
+            let luma = vec![128u8; w * h];
+            let chroma = vec![128u8; cw * ch];
+            let grey = YUVSlices::new((&luma, &chroma, &chroma), (w, h), (w, cw, cw));
+            encoder
+                .encode(&grey)
+                .map_err(|e| HalError::new(HalErrorKind::Io, format!("OpenH264: {e}")))?;
+            set_temporal_layers(&mut encoder, TEMPORAL_LAYERS)?;
+        }
         Ok(OpenH264Encoder {
             params,
             encoder,
@@ -86,8 +118,46 @@ impl OpenH264Encoder {
             sequence: 0,
             config: None,
             out: Vec::new(),
+            since_key: 0,
         })
     }
+}
+
+/// Reconfigures an initialised encoder for `layers` temporal layers, IDRs on request only.
+#[allow(unsafe_code)]
+fn set_temporal_layers(encoder: &mut Encoder, layers: i32) -> HalResult<()> {
+    use openh264_sys2::{ENCODER_OPTION_SVC_ENCODE_PARAM_EXT, SEncParamExt};
+    let mut params = SEncParamExt::default();
+    let failed = |what: &str, code: i32| {
+        HalError::new(
+            HalErrorKind::Io,
+            format!("OpenH264 {what} of the encoding parameters failed ({code})"),
+        )
+    };
+    // SAFETY: the encoder is initialised (it has encoded a picture); ENCODER_OPTION_SVC_
+    // ENCODE_PARAM_EXT reads and writes exactly one `SEncParamExt`, which lives on this stack
+    // frame for both calls; no other parameter the crate relies on (size, format) changes.
+    unsafe {
+        let raw = encoder.raw_api();
+        let code = raw.get_option(
+            ENCODER_OPTION_SVC_ENCODE_PARAM_EXT,
+            std::ptr::addr_of_mut!(params).cast(),
+        );
+        if code != 0 {
+            return Err(failed("reading", code));
+        }
+        params.iTemporalLayerNum = layers;
+        params.uiIntraPeriod = 0;
+        let code = raw.set_option(
+            ENCODER_OPTION_SVC_ENCODE_PARAM_EXT,
+            std::ptr::addr_of_mut!(params).cast(),
+        );
+        if code != 0 {
+            return Err(failed("setting", code));
+        }
+    }
+    encoder.force_intra_frame();
+    Ok(())
 }
 
 impl H264Encoder for OpenH264Encoder {
@@ -118,7 +188,8 @@ impl H264Encoder for OpenH264Encoder {
         let yuv = YUVSlices::new((y, u, v), (w, h), (w, cw, cw));
         let started = *self.started.get_or_insert_with(Instant::now);
         let pts = started.elapsed();
-        if force_key || self.sequence == 0 {
+        let gop_over = self.params.temporal_layers && self.since_key >= self.params.gop.max(1);
+        if force_key || self.sequence == 0 || gop_over {
             self.encoder.force_intra_frame();
         }
         let stream = self
@@ -133,6 +204,7 @@ impl H264Encoder for OpenH264Encoder {
             FrameType::IDR => true,
             FrameType::I | FrameType::P | FrameType::IPMixed => false,
         };
+        self.since_key = if keyframe { 1 } else { self.since_key + 1 };
         self.out.clear();
         stream.write_vec(&mut self.out);
         if keyframe {
@@ -223,6 +295,53 @@ mod tests {
         assert_eq!(keys.first(), Some(&0));
         assert!(keys.contains(&5), "periodic IDR at the GOP: {keys:?}");
         assert!(keys.contains(&7), "forced IDR: {keys:?}");
+    }
+
+    #[test]
+    fn test_openh264_temporal_layers_make_every_other_picture_droppable_and_keep_the_gop() {
+        let params = H264Params {
+            width: 160,
+            height: 96,
+            fps: 10,
+            bitrate: 200_000,
+            vbr: true,
+            gop: 10,
+            temporal_layers: true,
+        };
+        assert!(OpenH264Factory.frame_skipping_reference().is_ok());
+        let mut encoder = OpenH264Factory.open(params).unwrap();
+        let mut pattern = String::new();
+        for n in 0..30u64 {
+            let frame = gray_frame(160, 96, (n * 7) as u8, n);
+            let out = encoder
+                .encode(&frame, false)
+                .unwrap()
+                .expect("VBR skips nothing");
+            pattern.push(if out.keyframe {
+                'I'
+            } else if h264::is_droppable(&out) {
+                'd'
+            } else {
+                'R'
+            });
+        }
+        // Base pictures four apart, a second-layer one midway, the rest droppable; an IDR
+        // every GOP (10) even though OpenH264's layered period would be 12.
+        assert_eq!(pattern, "IdRdRdRdRdIdRdRdRdRdIdRdRdRdRd");
+        // Mode 0 has no droppable picture.
+        let mut plain = OpenH264Factory
+            .open(H264Params {
+                temporal_layers: false,
+                ..params
+            })
+            .unwrap();
+        for n in 0..12u64 {
+            let out = plain
+                .encode(&gray_frame(160, 96, (n * 7) as u8, n), false)
+                .unwrap()
+                .expect("a picture");
+            assert!(!h264::is_droppable(&out), "picture {n}");
+        }
     }
 
     #[test]

@@ -321,16 +321,15 @@ fn apply_serial_settings(
 /// can make it; otherwise -4 and nothing stored (mode 0 is what every encoder does).
 fn check_frame_reference_mode(req: &Request, values: &[(&'static str, String)]) -> CgiResult<()> {
     let skipping = values.iter().any(|(k, v)| *k == "mode" && v == "1");
-    let can = req
-        .ctx
-        .hal
-        .h264
-        .as_ref()
-        .is_some_and(|encoder| encoder.frame_skipping_reference());
-    if skipping && !can {
+    let can = match req.ctx.hal.h264.as_ref() {
+        Some(encoder) => encoder.frame_skipping_reference(),
+        None => Err("this board has no H.264 encoder".into()),
+    };
+    if let (true, Err(why)) = (skipping, can) {
         let encoder = req.ctx.hal.h264.as_ref().map_or("none", |e| e.name());
         tracing::info!(
             encoder,
+            %why,
             "setH264FrmRefMode 1: this board's H.264 encoder cannot make the frame-skipping reference structure"
         );
         return Err(CgiError::Exec(

@@ -495,6 +495,9 @@ pub async fn run(options: Options) -> Result<Exit, StartupError> {
         if let Err(err) = notifier.ready() {
             tracing::warn!(%err, "sd_notify READY failed");
         }
+        if let Some(web) = listeners.local_addr(Role::Web) {
+            let _ = notifier.status(&format!("serving the CGI on port {}", web.port()));
+        }
         if let Some(interval) = crate::systemd::watchdog_interval() {
             let feeder = tokio::spawn(feed_watchdog(
                 supervisor.clone(),
@@ -621,6 +624,8 @@ async fn feed_watchdog(
     interval: Duration,
     listeners: Arc<Listeners>,
 ) {
+    // What `systemctl status` shows changes only when the verdict does.
+    let mut fed = true;
     loop {
         tokio::time::sleep(interval / 2).await;
         let stalled = supervisor.stalled();
@@ -631,6 +636,10 @@ async fn feed_watchdog(
         };
         if stalled.is_empty() && http_ok {
             let _ = notifier.watchdog();
+            if !fed {
+                let _ = notifier.status("serving; every loop beats again");
+                fed = true;
+            }
         } else {
             let stalled: Vec<String> = stalled.iter().map(ToString::to_string).collect();
             tracing::warn!(
@@ -638,6 +647,16 @@ async fn feed_watchdog(
                 http_ok,
                 "not feeding the watchdog"
             );
+            let web = if http_ok {
+                ""
+            } else {
+                "; the web port does not answer"
+            };
+            let _ = notifier.status(&format!(
+                "not feeding the watchdog: stalled [{}]{web}",
+                stalled.join(", ")
+            ));
+            fed = false;
         }
     }
 }

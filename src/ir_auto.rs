@@ -86,11 +86,13 @@ impl IrAuto {
     }
 
     /// The current decision (`None` before the first sample).
+    #[cfg(test)]
     pub fn state(&self) -> Option<DayNight> {
         self.state
     }
 
     /// The dwell now in force (grows while the picture keeps flipping).
+    #[cfg(test)]
     pub fn dwell(&self) -> Duration {
         self.dwell
     }

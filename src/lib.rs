@@ -12,34 +12,38 @@
 //! | L2 | services: [`media`], [`streams`] (the encoded H.264 stream hub), [`alarm`], [`recorder`] (SD-card recording and its index), [`ir`], [`ptz`], [`accounts`], [`net`] (ports, firewall) |
 //! | L1 | [`settings`], [`local_time`], [`store`] (with the event log), [`state`], [`listener`] (sockets, admission gate, TLS: shared by every server) |
 //! | L0 | [`motion`], [`civil_time`], [`log_limit`] (rate limits for client-triggered log lines), [`heartbeat`] (loop progress for the watchdog), [`firmware`], [`multipart`], [`systemd`], [`ir_auto`], [`selftest`], the `ipcamd-hal` crate |
+//!
+//! Modules are `pub` only where another crate uses them (`main.rs`, the `src/bin` tools, the
+//! integration tests and the benches); the rest are `pub(crate)`, so the compiler reports
+//! code nothing uses.
 // `deny`, not `forbid`: the one module with SIMD code (`motion::simd`) allows it for itself.
 #![deny(unsafe_code)]
 
-pub mod accounts;
-pub mod alarm;
+pub(crate) mod accounts;
+pub(crate) mod alarm;
 pub mod cgi;
-pub mod civil_time;
+pub(crate) mod civil_time;
 pub mod daemon;
 pub mod firmware;
-pub mod heartbeat;
+pub(crate) mod heartbeat;
 pub mod http;
-pub mod ir;
-pub mod ir_auto;
+pub(crate) mod ir;
+pub(crate) mod ir_auto;
 pub mod listener;
-pub mod local_time;
-pub mod log_limit;
-pub mod media;
+pub(crate) mod local_time;
+pub(crate) mod log_limit;
+pub(crate) mod media;
 pub mod motion;
-pub mod multipart;
-pub mod net;
-pub mod ptz;
+pub(crate) mod multipart;
+pub(crate) mod net;
+pub(crate) mod ptz;
 pub mod recorder;
-pub mod rtsp;
+pub(crate) mod rtsp;
 pub mod selftest;
-pub mod settings;
+pub(crate) mod settings;
 pub mod state;
-pub mod store;
-pub mod streams;
-pub mod supervisor;
-pub mod systemd;
-pub mod web;
+pub(crate) mod store;
+pub(crate) mod streams;
+pub(crate) mod supervisor;
+pub(crate) mod systemd;
+pub(crate) mod web;

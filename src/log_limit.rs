@@ -19,7 +19,7 @@
 //! calls [`LogLimit::admit`].
 
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// Messages a site may log at once before the rate applies.
 pub const DEFAULT_BURST: u32 = 10;
@@ -109,12 +109,13 @@ impl LogLimit {
         }
     }
 
-    /// How long a site must stay quiet for a full burst again (for documentation and tests).
-    pub fn refill_time(&self) -> Duration {
+    /// How long a site must stay quiet for a full burst again.
+    #[cfg(test)]
+    pub fn refill_time(&self) -> std::time::Duration {
         if self.per_minute == 0 {
-            return Duration::MAX;
+            return std::time::Duration::MAX;
         }
-        Duration::from_millis(60_000 * self.burst as u64 / self.per_minute as u64)
+        std::time::Duration::from_millis(60_000 * self.burst as u64 / self.per_minute as u64)
     }
 }
 
@@ -139,6 +140,8 @@ pub(crate) use limited;
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     #[test]

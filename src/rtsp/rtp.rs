@@ -50,11 +50,6 @@ impl Packetizer {
         }
     }
 
-    /// The SSRC.
-    pub fn ssrc(&self) -> u32 {
-        self.ssrc
-    }
-
     /// The sequence number the next packet gets.
     pub fn next_sequence(&self) -> u16 {
         self.sequence

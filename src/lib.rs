@@ -43,7 +43,7 @@ pub mod selftest;
 pub(crate) mod settings;
 pub mod state;
 pub(crate) mod store;
-pub(crate) mod streams;
+pub mod streams;
 pub(crate) mod supervisor;
 pub(crate) mod systemd;
 pub(crate) mod web;

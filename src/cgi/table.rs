@@ -581,11 +581,6 @@ mod tests {
             "setPortInfo",
             "the listeners move after the reply (and a low port needs privileges)",
         ),
-        (
-            "setH264FrmRefMode",
-            "the only other mode (1) needs an encoder that makes the frame-skipping reference \
-             structure: the simulated board's software encoder does not (-4)",
-        ),
     ];
 
     /// Whether `cmd` answered -4 because the camera has no motor controller (the simulated

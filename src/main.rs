@@ -8,10 +8,6 @@ use std::os::unix::process::CommandExt;
 
 use ipcamd::cgi::Restart;
 use ipcamd::daemon::{self, Exit, Options};
-use ipcamd::firmware::{FIRMWARE_DIR, LOADED_RELEASE_ENV};
-
-/// Set for an installed release: the path of the factory binary that loaded it.
-const LOADER_ENV: &str = "IPCAMD_LOADER";
 
 const USAGE: &str = "usage: ipcamd [--board FILE] [--data DIR] [--listen ADDR:PORT]\n\
     \n       ipcamd selftest [--board FILE] [--data DIR]\
@@ -104,7 +100,7 @@ fn main() -> ExitCode {
     if is_selftest {
         return selftest(&options);
     }
-    run_installed_release(&options);
+    ipcamd::firmware::loader::exec_installed_release(&options.data);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .max_blocking_threads(16)
@@ -130,43 +126,6 @@ fn main() -> ExitCode {
     }
 }
 
-/// The binary the start-up loader runs: `<data>/firmware/current/ipcamd` once fwUpgrade has
-/// installed a release. A release that was started once and never confirmed a good start is
-/// rolled back instead of being started again.
-fn run_installed_release(options: &Options) {
-    if std::env::var_os(LOADED_RELEASE_ENV).is_some() {
-        return;
-    }
-    let root = options.data.join(FIRMWARE_DIR);
-    let binary = root.join("current").join("ipcamd");
-    if !binary.exists() {
-        return;
-    }
-    let trial = root.join("trial");
-    let attempted = root.join("trial-started");
-    if trial.exists() {
-        if attempted.exists() {
-            tracing::error!("the new firmware never confirmed a good start; rolling back");
-            let _ = std::fs::remove_file(&attempted);
-            if let Err(err) = ipcamd::firmware::rollback(&root) {
-                tracing::error!(%err, "rollback failed");
-            }
-        } else if let Err(err) = std::fs::write(&attempted, b"") {
-            tracing::warn!(%err, "cannot mark the firmware trial");
-        }
-    } else {
-        let _ = std::fs::remove_file(&attempted);
-    }
-    let binary = root.join("current").join("ipcamd");
-    let loader = std::env::current_exe().unwrap_or_default();
-    let error = std::process::Command::new(&binary)
-        .args(std::env::args_os().skip(1))
-        .env(LOADED_RELEASE_ENV, "1")
-        .env(LOADER_ENV, loader)
-        .exec();
-    tracing::error!(%error, binary = %binary.display(), "cannot start the installed firmware; running the factory one");
-}
-
 /// Leaves for a restart or a reboot.
 fn restart(kind: Restart) -> ExitCode {
     let under_systemd = std::env::var_os("NOTIFY_SOCKET").is_some();
@@ -176,16 +135,13 @@ fn restart(kind: Restart) -> ExitCode {
             ExitCode::from(ipcamd::firmware::RESTART_EXIT_CODE as u8)
         }
         Restart::Daemon => {
-            let loader = std::env::var_os(LOADER_ENV)
-                .map(std::path::PathBuf::from)
-                .or_else(|| std::env::current_exe().ok())
-                .unwrap_or_default();
-            let error = std::process::Command::new(&loader)
-                .args(std::env::args_os().skip(1))
-                .env_remove(LOADED_RELEASE_ENV)
-                .env_remove(LOADER_ENV)
-                .exec();
-            eprintln!("ipcamd: cannot restart {}: {error}", loader.display());
+            let mut command =
+                ipcamd::firmware::loader::restart_command(std::env::args_os().skip(1));
+            let error = command.exec();
+            eprintln!(
+                "ipcamd: cannot restart {:?}: {error}",
+                command.get_program()
+            );
             ExitCode::FAILURE
         }
         Restart::System if under_systemd => {

@@ -31,11 +31,11 @@ use super::image::VerifiedImage;
 /// Directory of the release directories.
 const RELEASES: &str = "releases";
 /// Symlink to the running release.
-const CURRENT: &str = "current";
+pub(super) const CURRENT: &str = "current";
 /// Symlink to the release before it.
 const PREVIOUS: &str = "previous";
 /// Marker naming a release that has not confirmed a good start.
-const TRIAL: &str = "trial";
+pub(super) const TRIAL: &str = "trial";
 /// Metadata file written into each release directory (archive paths cannot start with a dot).
 const RELEASE_INFO: &str = ".release";
 

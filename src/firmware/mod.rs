@@ -1,6 +1,7 @@
 //! Signed firmware images: the file format ([`format`]), building and streaming verification
 //! ([`image`]), atomic installation with rollback ([`install`]), the capped upload file
-//! ([`upload`]) and Ed25519 key files ([`keys`]).
+//! ([`upload`]), Ed25519 key files ([`keys`]) and the start-up loader that runs the installed
+//! release ([`loader`]).
 //!
 //! An image is `header | signature | payload`:
 //! - the header carries the magic `IPCAMDFW`, the format version, the app version, the board
@@ -22,6 +23,7 @@ pub mod format;
 pub mod image;
 pub mod install;
 pub mod keys;
+pub mod loader;
 pub mod upload;
 
 use std::io;

@@ -1,7 +1,6 @@
 //! Signed firmware images: the file format ([`format`]), building and streaming verification
-//! ([`image`]), atomic installation with rollback ([`install`]), the capped upload file
-//! ([`upload`]), Ed25519 key files ([`keys`]) and the start-up loader that runs the installed
-//! release ([`loader`]).
+//! ([`image`]), atomic installation with rollback ([`install`]), Ed25519 key files ([`keys`])
+//! and the start-up loader that runs the installed release ([`loader`]).
 //!
 //! An image is `header | signature | payload`:
 //! - the header carries the magic `IPCAMDFW`, the format version, the app version, the board
@@ -11,7 +10,8 @@
 //!   before reading the payload and then hash the payload while streaming it;
 //! - the payload is a small archive of files (the `ipcamd` binary, board files, systemd units).
 //!
-//! The daemon's fwUpgrade path is: [`upload::UploadFile`] (size-capped temporary file) →
+//! The daemon's fwUpgrade path is: the one upload file type (`http::upload::TempFile`, streamed
+//! in under the size cap, as for importConfig) →
 //! [`image::verify_image`] (signature, board, size, hash; nothing written) →
 //! [`install::install`] (new release directory beside the running one, fsync, atomic symlink
 //! switch, previous release kept) → exit with [`RESTART_EXIT_CODE`] so systemd restarts into
@@ -24,7 +24,6 @@ pub mod image;
 pub mod install;
 pub mod keys;
 pub mod loader;
-pub mod upload;
 
 use std::io;
 

@@ -1,5 +1,5 @@
-//! The temporary file a POST upload (importConfig) streams into, in the data directory,
-//! removed when dropped.
+//! The one temporary file type of POST uploads (importConfig, fwUpgrade): created 0600 in the
+//! data directory, streamed into under the route's size cap, removed when dropped.
 
 use std::path::{Path, PathBuf};
 

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use crate::net::spec::PppoeSpec;
 use crate::net::{PppState, Pppoe};
-use crate::{HalError, HalResult};
+use crate::{HalError, HalErrorKind, HalResult};
 
 /// Longest wait for pppd to exit after SIGTERM.
 pub const HANG_UP_WAIT: Duration = Duration::from_secs(5);
@@ -274,6 +274,15 @@ impl Pppoe for Pppd {
     fn dial(&self, user: &str, password: &str) -> HalResult<()> {
         let mut inner = lock(&self.inner);
         self.end(&mut inner);
+        // Said before anything is written, the same on every platform (under qemu-user a
+        // spawn of a missing program "succeeds" and the child exits 127).
+        if !is_executable(&self.program) {
+            let reason = format!("{} is not an executable program", self.program.display());
+            inner.last = PppState::Failed {
+                reason: reason.clone(),
+            };
+            return Err(HalError::new(HalErrorKind::NotSupported, reason));
+        }
         let account = self.write_account(user, password)?;
         let args = self.arguments(&account);
         tracing::info!(program = %self.program.display(), ?args, "starting pppd");
@@ -359,6 +368,11 @@ impl Drop for Pppd {
         let mut inner = lock(&self.inner);
         self.end(&mut inner);
     }
+}
+
+/// A regular file with an execute bit.
+fn is_executable(path: &Path) -> bool {
+    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
 #[cfg(test)]

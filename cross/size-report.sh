@@ -4,7 +4,7 @@
 # crates.io into target/tools when missing. The release is built with symbols kept
 # (CARGO_PROFILE_RELEASE_STRIP=false, same code otherwise) in its own target folder, then a
 # stripped copy is measured as cross/build-release.sh does. Slow (a release build); not in CI.
-# Usage: cross/size-report.sh [extra cargo-bloat arguments, e.g. -n 60]
+# Usage: cross/size-report.sh [extra cargo-bloat arguments, e.g. --filter ipcamd]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash cross/install-toolchain.sh
@@ -20,8 +20,9 @@ fi
 
 export CARGO_TARGET_DIR="${IPCAMD_SIZE_TARGET_DIR:-$PWD/target/size-report}"
 export CARGO_PROFILE_RELEASE_STRIP=false
-# `cargo bloat` runs as a cargo subcommand of Debian's cargo (CARGO points back at it).
-PATH="$tools/bin:$PATH" "$DEBIAN_CARGO" bloat --release --target "$IPCAMD_TARGET" \
+# `cargo bloat` runs as a cargo subcommand of Debian's cargo (CARGO points back at it); it
+# finds the ARM std libraries through the `rustc` first on PATH, which must be Debian's.
+PATH="$tools/bin:/usr/bin:$PATH" "$DEBIAN_CARGO" bloat --release --target "$IPCAMD_TARGET" \
     --features linux --bin ipcamd --crates -n 40 "$@"
 
 bin="$CARGO_TARGET_DIR/$IPCAMD_TARGET/release/ipcamd"

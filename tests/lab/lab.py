@@ -612,6 +612,45 @@ class Lab:
             decoded.append(f"{record.rsplit('/', 1)[-1]} {len(body)} B {frames} frames")
         return "card pulled and put back mid-recording; " + "; ".join(decoded)
 
+    def ip_info(self):
+        f = self.cam.xml("getIPInfo")
+        return (f.get("isDHCP"), f.get("ip"), f.get("gate"), f.get("mask"))
+
+    def wait_ip_info(self, want, timeout, why):
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                got = self.ip_info()
+            except (OSError, http.client.HTTPException):
+                got = None  # the address is moving: ask again
+            if got == want:
+                return
+            require(time.monotonic() < deadline, f"{why}: getIPInfo {got}, want {want}")
+            time.sleep(1)
+
+    def check_network(self):
+        """The Linux network backend (rtnetlink, the board's DHCP client): getIPInfo reports
+        the guest's live address; a static address is applied and the camera stays reachable
+        through QEMU's forwarding; DHCP (busybox udhcpc) is restored."""
+        lease = ("1", "10.0.2.15", "10.0.2.2", "255.255.255.0")
+        self.wait_ip_info(lease, 60, "the DHCP lease at boot")
+        fixed = ("0", "10.0.2.15", "10.0.2.2", "255.255.255.0")
+        self.cam.xml("setIpInfo", isDHCP=0, ip=fixed[1], gate=fixed[2], mask=fixed[3],
+                     dns1="10.0.2.3", dns2="0.0.0.0")
+        self.wait_ip_info(fixed, 60, "the static address")
+        # udhcpc runs as a busybox applet: its process name is busybox, so look at the args.
+        rc, _ = self.ctl.run("ps | grep -q '[u]dhcpc'")
+        require(rc != 0, "the DHCP client still runs under a static address")
+        addr = self.ctl.out("ip -4 addr show dev eth0; ip route")
+        require("10.0.2.15/24" in addr and "default via 10.0.2.2" in addr,
+                f"the guest's interface: {addr}")
+        self.cam.xml("setIpInfo", isDHCP=1)
+        self.wait_ip_info(lease, 60, "DHCP restored")
+        rc, _ = self.ctl.run("ps | grep -q '[u]dhcpc'")
+        require(rc == 0, "no DHCP client after setIpInfo isDHCP=1")
+        return "getIPInfo live (DHCP lease 10.0.2.15/24 via 10.0.2.2); static applied and " \
+               "reachable, udhcpc stopped; DHCP restored, udhcpc running"
+
     def check_brightness(self):
         values = {}
         for level in (0, 100, 50):
@@ -786,6 +825,7 @@ class Lab:
             self.check("RTSP /videoSub H.264 from vivid decodes on the host", self.check_rtsp)
             self.check("V4L2 M2M encoder round-trips frames through vicodec", self.check_m2m)
             self.check("recording to the SD card survives pulling the card", self.check_recording)
+            self.check("getIPInfo/setIpInfo drive the guest's interface", self.check_network)
             self.check("setBrightness drives vivid", self.check_brightness)
             self.check("openInfraLed/closeInfraLed drive gpio-sim", self.check_infra_led)
             self.check("alarm-in raises IOAlarm and logs", self.check_io_alarm)

@@ -426,6 +426,22 @@ fn test_record_settings_refuse_bad_values_and_keep_the_stored_ones() {
             .result,
         -1
     );
+    // The sub stream is recorded as H.264: not while it is MJPEG (the factory format), and
+    // it cannot become MJPEG while it is the recorded one. Refusals change nothing.
+    assert_eq!(
+        camera
+            .cgi("setScheduleRecordStreamChn", &[("chn", "1")])
+            .result,
+        -4
+    );
+    assert_eq!(
+        camera.cgi("getScheduleRecordStreamChn", &[]).get("chn"),
+        "0"
+    );
+    assert_eq!(
+        camera.cgi("setSubStreamFormat", &[("format", "0")]).result,
+        0
+    );
     assert_eq!(
         camera
             .cgi("setScheduleRecordStreamChn", &[("chn", "1")])
@@ -435,6 +451,20 @@ fn test_record_settings_refuse_bad_values_and_keep_the_stored_ones() {
     assert_eq!(
         camera.cgi("getScheduleRecordStreamChn", &[]).get("chn"),
         "1"
+    );
+    assert_eq!(
+        camera.cgi("setSubStreamFormat", &[("format", "1")]).result,
+        -4
+    );
+    assert_eq!(
+        camera
+            .cgi("setScheduleRecordStreamChn", &[("chn", "0")])
+            .result,
+        0
+    );
+    assert_eq!(
+        camera.cgi("setSubStreamFormat", &[("format", "1")]).result,
+        0
     );
     let alarm = [
         ("isEnablePreRecord", "1"),

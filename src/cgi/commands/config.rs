@@ -207,6 +207,9 @@ pub(crate) fn set_section(req: &Request) -> CgiResult<Reply> {
     if section == "h264_frame_ref" {
         check_frame_reference_mode(req, &values)?;
     }
+    if matches!(section, "record_stream" | "sub_stream_format") {
+        check_recorded_sub_stream(req, section, &values)?;
+    }
     store(req, section, &values)?;
     Ok(Reply::ok())
 }
@@ -334,6 +337,44 @@ fn check_frame_reference_mode(req: &Request, values: &[(&'static str, String)]) 
         );
         return Err(CgiError::Exec(
             "the H.264 encoder cannot make the frame-skipping reference structure".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// setScheduleRecordStreamChn 1 records the sub stream, which the recorder takes as H.264:
+/// refused (-4) while setSubStreamFormat has the sub stream as MJPEG, and the sub stream
+/// cannot be switched to MJPEG while it is the recorded one (recording would stop silently).
+fn check_recorded_sub_stream(
+    req: &Request,
+    section: &str,
+    values: &[(&'static str, String)],
+) -> CgiResult<()> {
+    let snapshot = req.ctx.settings.snapshot();
+    let wanted = |name: &str| {
+        values
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    let (records_sub, sub_is_mjpeg) = match section {
+        "record_stream" => (
+            wanted("chn") == Some("1"),
+            snapshot.sub_stream_format.format == 1,
+        ),
+        _ => (
+            snapshot.record_stream.chn == 1,
+            wanted("format") == Some("1"),
+        ),
+    };
+    if records_sub && sub_is_mjpeg {
+        tracing::info!(
+            cmd = req.spec.name,
+            "the recorder records the sub stream as H.264: it cannot while the sub stream is MJPEG \
+             (setSubStreamFormat format=0 first, or record the main stream)"
+        );
+        return Err(CgiError::Exec(
+            "recording the sub stream needs it in H.264".into(),
         ));
     }
     Ok(())

@@ -1,7 +1,9 @@
 //! Round-trips frames through a V4L2 memory-to-memory encoder with the daemon's own M2M code
 //! (the QEMU lab runs it against `vicodec`): opens `/dev/videoN` as the board file would name
 //! it, encodes a moving test picture, forces a key frame, changes the GOP on the running
-//! encoder, and checks what comes back. Prints one summary line; exits non-zero on failure.
+//! encoder, and checks what comes back; then codes single pictures through the JPEG
+//! encoder's session (`M2mStill`, which vicodec serves with FWHT instead of JPEG). Prints a
+//! summary line for each; exits non-zero on failure.
 //!
 //! `m2m_roundtrip /dev/video1 [frames]` (feature `linux`).
 
@@ -110,7 +112,45 @@ fn main() {
             Err(err) => fail(format!("reading the GOP back: {err}")),
         }
     }
+    drop(encoder);
+    match still_pictures(std::path::Path::new(&path), w, h) {
+        Ok(line) => println!("{line}"),
+        Err(why) => fail(why),
+    }
     println!("m2m OK");
+}
+
+/// The JPEG encoder's one-picture-in, one-out session on the same device.
+#[cfg(all(feature = "linux", target_os = "linux"))]
+fn still_pictures(path: &std::path::Path, w: u32, h: u32) -> Result<String, String> {
+    use ipcamd_hal::linux::m2m::FOURCC_FWHT;
+    use ipcamd_hal::linux::m2m_jpeg::M2mStill;
+    use ipcamd_hal::video::convert;
+
+    /// `fwht_cframe_hdr`'s magic numbers (the same bytes in either byte order).
+    const FWHT_MAGIC: [u8; 8] = [0x4f, 0x4f, 0x4f, 0x4f, 0xff, 0xff, 0xff, 0xff];
+    let mut still = M2mStill::open(path, w, h, &[FOURCC_FWHT])
+        .map_err(|e| format!("open the still session: {e}"))?;
+    let raw = convert::i420_len(w as usize, h as usize);
+    let mut coded = Vec::new();
+    let mut sizes = Vec::new();
+    for n in 0..5u64 {
+        let mut data = vec![128u8; raw];
+        for (i, p) in data[..(w * h) as usize].iter_mut().enumerate() {
+            *p = (((i as u64 / w as u64) * (n + 1)) % 256) as u8;
+        }
+        still
+            .encode(&data, 85, &mut coded)
+            .map_err(|e| format!("still picture {n}: {e}"))?;
+        if !coded.starts_with(&FWHT_MAGIC) || coded.len() >= raw {
+            return Err(format!(
+                "still picture {n}: {} bytes, not a compressed FWHT frame",
+                coded.len()
+            ));
+        }
+        sizes.push(coded.len());
+    }
+    Ok(format!("m2m still: 5 pictures in, 5 out, {sizes:?} bytes"))
 }
 
 #[cfg(not(all(feature = "linux", target_os = "linux")))]

@@ -515,10 +515,15 @@ class Lab:
 
     def check_m2m(self):
         """The daemon's V4L2 M2M encoder code (hal/examples/m2m_roundtrip.rs, the same
-        module the daemon uses) round-trips frames through vicodec's stateful encoder."""
+        modules the daemon uses) round-trips frames through vicodec's stateful encoder: the
+        H.264 encoder's stream and the JPEG encoder's one-picture session."""
         rc, out = self.ctl.run("labctl m2m", timeout=180)
         require(rc == 0 and "m2m OK" in out, f"m2m round trip (rc {rc}): {out[-600:]}")
-        return next((l for l in out.splitlines() if l.startswith("m2m ") and "frames" in l), out)
+        lines = out.splitlines()
+        stream = next((l for l in lines if l.startswith("m2m ") and "frames" in l), out)
+        still = next((l for l in lines if l.startswith("m2m still:")), None)
+        require(still is not None, f"no still-picture round trip: {out[-600:]}")
+        return f"{stream}; {still[len('m2m '):]}"
 
     def check_rtsp(self):
         """/videoSub from vivid through the software H.264 encoder, decoded on the host by

@@ -169,17 +169,19 @@ impl H264EncoderFactory for M2mFactory {
     }
 }
 
-fn open_device(path: &Path) -> HalResult<v4l::Device> {
+pub(super) fn open_device(path: &Path) -> HalResult<v4l::Device> {
     v4l::Device::with_path(path).map_err(|e| HalError::io(format!("opening {}", path.display()), e))
 }
 
+/// The OUTPUT (raw in) and CAPTURE (coded out) buffer types of a single- or multi-planar
+/// memory-to-memory device.
 #[derive(Debug, Clone, Copy)]
-struct QueueTypes {
-    output: u32,
-    capture: u32,
+pub(super) struct QueueTypes {
+    pub output: u32,
+    pub capture: u32,
 }
 
-fn queue_types(capabilities: u32) -> Option<QueueTypes> {
+pub(super) fn queue_types(capabilities: u32) -> Option<QueueTypes> {
     if capabilities & sys::V4L2_CAP_VIDEO_M2M_MPLANE != 0 {
         Some(QueueTypes {
             output: raw::BUF_VIDEO_OUTPUT_MPLANE,
@@ -552,7 +554,13 @@ impl M2mEncoder {
 
 /// Copies an I420 frame into a device buffer whose luma rows are `stride` bytes (chroma rows
 /// `stride / 2`); answers the bytes used.
-fn copy_i420(src: &[u8], w: usize, h: usize, stride: usize, dst: &mut [u8]) -> Option<usize> {
+pub(super) fn copy_i420(
+    src: &[u8],
+    w: usize,
+    h: usize,
+    stride: usize,
+    dst: &mut [u8],
+) -> Option<usize> {
     let (cw, ch) = convert::i420_chroma_size(w, h);
     let cstride = stride / 2;
     let used = stride * h + 2 * cstride * ch;

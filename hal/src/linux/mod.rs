@@ -1,5 +1,5 @@
 //! Linux device backends: V4L2 capture ([`video`]), the V4L2 memory-to-memory H.264 encoder
-//! ([`m2m`]), GPIO character devices ([`gpio`]), the RS485 serial motor controller
+//! ([`m2m`]) and JPEG encoder ([`m2m_jpeg`]), GPIO character devices ([`gpio`]), the RS485 serial motor controller
 //! ([`serial_ptz`]), the SD card slot ([`storage`]), the wired interface ([`net`]), Wi-Fi
 //! through wpa_supplicant ([`wpa`]), PPPoE through pppd ([`pppd`]) and the system clock
 //! ([`clock`]), after checking the board file was written for this machine
@@ -11,6 +11,7 @@ pub mod device_tree;
 pub mod gpio;
 pub mod identity;
 pub mod m2m;
+pub mod m2m_jpeg;
 pub mod net;
 pub mod pppd;
 pub mod serial_ptz;

@@ -170,14 +170,24 @@ pub fn open(board: &BoardSpec) -> HalResult<Arc<dyn VideoSource>> {
     Ok(Arc::new(video))
 }
 
-/// The board's JPEG encoder: the software encoder. A board that declares a V4L2
-/// memory-to-memory JPEG encoder still gets the software one (not implemented yet; logged).
+/// The board's JPEG encoder: the V4L2 memory-to-memory one when the board file names it
+/// ([`super::m2m_jpeg`], with the software encoder for what it cannot take), else the
+/// software encoder. A named device that is missing or does not code JPEG is logged and the
+/// software encoder does the work: the camera keeps its snapshots.
 pub fn encoder(board: &BoardSpec) -> HalResult<Arc<dyn Encoder>> {
     if let Some(m2m) = &board.video.jpeg_encoder {
-        tracing::warn!(
-            device = %m2m.display(),
-            "V4L2 memory-to-memory JPEG encoding is not implemented; using the software encoder"
-        );
+        let path = board.resolve(m2m);
+        match super::m2m_jpeg::M2mJpegEncoder::new(&path) {
+            Ok(encoder) => {
+                tracing::info!(device = %path.display(), "JPEG from the V4L2 memory-to-memory encoder");
+                return Ok(Arc::new(encoder));
+            }
+            Err(err) => tracing::warn!(
+                device = %path.display(),
+                %err,
+                "the board's JPEG encoder cannot be used; using the software encoder"
+            ),
+        }
     }
     Ok(Arc::new(crate::video::jpeg::SoftwareJpegEncoder))
 }

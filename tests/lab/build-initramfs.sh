@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the lab's minimal-init image: an uncompressed initramfs (about 1.5 s faster to boot
 # under TCG than a gzipped one) with static busybox, glibc and v4l2-ctl from the armhf debs,
-# the kernel-module closure the init loads (computed with the host's depmod/modprobe), the
+# ustreamer (the benchmark's reference), the kernel-module closure the init loads (computed with the host's depmod/modprobe), the
 # out-of-tree gpio-sim and vicodec, the ARMv7 ipcamd and its M2M round-trip tool, the lab
 # board file and the firmware public key.
 # usage: build-initramfs.sh IPCAMD_BINARY FW_PUBLIC_KEY OUTPUT.cpio [M2M_ROUNDTRIP_BINARY]
@@ -25,6 +25,8 @@ cp -a "$CACHE/armroot/lib/." "$R/lib/"
 cp -a "$CACHE/armroot/usr/lib/arm-linux-gnueabihf" "$R/usr/lib/"
 rm -rf "$R/usr/lib/arm-linux-gnueabihf/gconv" "$R/usr/lib/arm-linux-gnueabihf/audit"
 cp "$CACHE/armroot/usr/bin/v4l2-ctl" "$R/usr/bin/"
+# µStreamer: the lab benchmark's reference (tests/lab/bench.py); its libraries are above.
+cp "$CACHE/armroot/usr/bin/ustreamer" "$R/usr/bin/"
 
 # kernel modules: the closure of what init loads (the cache's tree carries gpio-sim in
 # extra/ and is indexed by build-gpio-sim.sh)

@@ -11,7 +11,8 @@
 #     from the mirror when it moves the ABI; with it its headers, kbuild and linux-source
 #     (gpio-sim is built from it out of tree, tests/lab/build-gpio-sim.sh);
 #   - the armhf userland of the guest: static busybox, glibc (the daemon is dynamically
-#     linked), v4l2-ctl (reads vivid's controls for the setBrightness check).
+#     linked), v4l2-ctl (reads vivid's controls for the setBrightness check), ustreamer (the
+#     reference MJPEG server of the lab benchmark, tests/lab/bench.py).
 # Every .deb is checked by apt against the signed archive index when downloaded, and once
 # more (dpkg-deb --info) before it is extracted. A stamp file per kernel ABI makes later runs
 # a no-op (a few apt-cache queries). Writes $CACHE/kernel.env (KV, KPKGVER, KSERIES).
@@ -51,7 +52,12 @@ fi
 KSERIES=${KV%%-*} # 6.1.0-50 -> 6.1.0; linux-kbuild/linux-source use the major.minor series
 KSERIES=${KSERIES%.*}
 echo "fetch: armmp kernel ABI $KV (package $KPKGVER, series $KSERIES)"
-stamp="$CACHE/fetched-$KV-$KPKGVER"
+# guest userland (armhf); ustreamer and its libraries for the benchmark beside it
+# (tests/lab/bench.py). The stamp names the list, so a changed list fetches again.
+arm_pkgs=(busybox-static libc6 libgcc-s1 libstdc++6 v4l-utils libv4l-0 libv4lconvert0
+    libjpeg62-turbo libudev1 ustreamer libbsd0 libmd0 libevent-2.1-7 libevent-core-2.1-7
+    libevent-pthreads-2.1-7)
+stamp="$CACHE/fetched-$KV-$KPKGVER-$(echo "${arm_pkgs[*]}" | md5sum | cut -c1-8)"
 
 # Host packages the lab needs (all from Debian): qemu's shared libraries, tools for the image.
 host_pkgs=(kmod cpio e2fsprogs gcc make xz-utils libjpeg-turbo-progs
@@ -130,9 +136,7 @@ else
     # linux-source is 140 MB and only needed once per ABI
     rm -f "$src_deb"
 
-    # guest userland (armhf)
-    arm_pkgs=(busybox-static libc6 libgcc-s1 libstdc++6 v4l-utils libv4l-0 libv4lconvert0
-        libjpeg62-turbo libudev1)
+    # guest userland (armhf: arm_pkgs above)
     rm -f ./*_armhf.deb
     download "${arm_pkgs[@]/%/:armhf}"
     rm -rf "$CACHE/armroot"

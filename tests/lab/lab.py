@@ -336,7 +336,7 @@ class Lab:
         # a fresh, empty data disk: the camera starts at factory settings every lab run
         subprocess.run(["mke2fs", "-q", "-F", "-t", "ext4", "-L", "ipcamd-data", data, "64M"],
                        check=True)
-        append = "lab.selftest=1"
+        append = getattr(self, "append", "lab.selftest=1")
         self.t0 = time.monotonic()
         self.qemu = subprocess.Popen(
             [os.path.join(HERE, "run-qemu.sh"), self.run_dir, self.args.initrd, str(self.port),

@@ -5,7 +5,11 @@
 # host-side checks. Works on a fresh Debian 12 machine; downloads go to
 # ${IPCAMD_LAB_CACHE:-~/.cache/ipcamd-lab}, build outputs and logs to target/lab/.
 # Exit status: non-zero when any step or check FAILs (SKIPPED-PENDING checks do not fail).
+# `run.sh --bench` builds the same image and runs the lab benchmark (tests/lab/bench.py:
+# ipcamd beside µStreamer) instead of the checks; scripts/bench.sh calls it.
 set -euo pipefail
+BENCH=0
+[ "${1:-}" != --bench ] || BENCH=1
 cd "$(dirname "$0")/../.."
 HERE=tests/lab
 CACHE=${IPCAMD_LAB_CACHE:-$HOME/.cache/ipcamd-lab}
@@ -60,14 +64,19 @@ cp "target/$IPCAMD_TARGET/release/examples/m2m_roundtrip" "$M2M_BIN"
 # once the endpoint exists (it is listed as not implemented in src/cgi/table.rs as pending(..) until
 # then, and the check reports SKIPPED-PENDING after the daemon answers -4 for it).
 fw_args=()
-if ! grep -q 'pending("fwUpgrade"' src/cgi/table.rs; then
+if [ "$BENCH" -eq 0 ] && ! grep -q 'pending("fwUpgrade"' src/cgi/table.rs; then
     step fw-image bash "$HERE/build-upgrade-image.sh" "$OUT/upgrade.img" "$OUT/upgrade.version"
     fw_args=(--fw-image "$OUT/upgrade.img" --fw-version "$(cat "$OUT/upgrade.version")")
 fi
 
-step runner-self-test python3 "$HERE/test_lab.py"
+[ "$BENCH" -eq 1 ] || step runner-self-test python3 "$HERE/test_lab.py"
 step initramfs bash "$HERE/build-initramfs.sh" "$BIN" "$CACHE/keys/lab-public.key" "$OUT/initramfs.cpio" "$M2M_BIN"
 status=0
+if [ "$BENCH" -eq 1 ]; then
+    step bench python3 "$HERE/bench.py" --run "$OUT/bench" --initrd "$OUT/initramfs.cpio" || status=$?
+    echo "--- lab: total $(($(date +%s) - start_all)) s"
+    exit "$status"
+fi
 step boot-and-check python3 "$HERE/lab.py" --run "$OUT/run" --initrd "$OUT/initramfs.cpio" \
     "${fw_args[@]}" || status=$?
 echo "--- lab: total $(($(date +%s) - start_all)) s"

@@ -8,7 +8,10 @@
 //!    costs over bare loopback HTTP;
 //! 3. the MJPEG sub stream (GetMJStream) with 1, 8 and 32 viewers: frames per second each
 //!    viewer receives against the configured `frameRate` (the ratio should be 1 ± 5 %), the
-//!    daemon's CPU per viewer and its memory per viewer.
+//!    daemon's CPU per viewer and its memory per viewer;
+//! 4. the RTSP main stream (H.264, TCP-interleaved on the web port) with 1, 4 and 8 viewers:
+//!    frames per second each, the daemon's CPU and its memory per viewer (the encoder runs
+//!    once for all of them).
 //!
 //! `cargo bench --bench daemon` (release profile). CPU and memory are the daemon process's
 //! own (`/proc/<pid>`), not the clients'. Options: `--seconds N` per measurement (default 5).
@@ -19,6 +22,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+
+#[path = "support/rtsp_viewer.rs"]
+mod rtsp_viewer;
 
 const DEV_STATE: &str = "/cgi-bin/CGIProxy.fcgi?cmd=getDevState&usr=admin&pwd=";
 const MJPEG: &str = "/cgi-bin/CGIStream.cgi?cmd=GetMJStream&usr=admin&pwd=";
@@ -185,9 +191,36 @@ fn reference_server(body: Vec<u8>) -> SocketAddr {
     address
 }
 
-/// One MJPEG viewer: counts the parts it receives until `stop`.
-fn viewer(address: SocketAddr, stop: Arc<AtomicBool>, frames: Arc<AtomicU64>) {
-    let Ok(mut stream) = TcpStream::connect(address) else {
+/// Memory of a stream with `viewers` viewers (`now` KiB) against the daemon before any
+/// (`base`): the first viewer's cost (it starts the encoder) and, from the second on, the cost
+/// of each further viewer.
+fn memory_per_viewer(viewers: usize, base: u64, first: &mut Option<u64>, now: u64) -> String {
+    match *first {
+        None => {
+            *first = Some(now);
+            format!("{:+} KiB with the first viewer", now as i64 - base as i64)
+        }
+        Some(one) => format!(
+            "{:+.0} KiB per further viewer",
+            (now as f64 - one as f64) / (viewers - 1).max(1) as f64
+        ),
+    }
+}
+
+/// A connection to `address` from loopback source address 127.0.0.`10 + n`: the daemon admits
+/// at most 16 connections per client address (docs/network.md), so each viewer is a client
+/// of its own.
+fn connect_as(address: SocketAddr, n: usize) -> Option<TcpStream> {
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).ok()?;
+    let source = std::net::Ipv4Addr::new(127, 0, (10 + n / 200) as u8, (10 + n % 200) as u8);
+    socket.bind(&SocketAddr::from((source, 0)).into()).ok()?;
+    socket.connect(&address.into()).ok()?;
+    Some(socket.into())
+}
+
+/// One MJPEG viewer (client number `n`): counts the parts it receives until `stop`.
+fn viewer(address: SocketAddr, n: usize, stop: Arc<AtomicBool>, frames: Arc<AtomicU64>) {
+    let Some(mut stream) = connect_as(address, n) else {
         return;
     };
     let _ = write!(stream, "GET {MJPEG} HTTP/1.1\r\nHost: bench\r\n\r\n");
@@ -320,13 +353,14 @@ fn main() {
     .and_then(|v| v.parse().ok())
     .unwrap_or(0.0);
     let base_rss = status_kib(pid, "VmRSS");
+    let mut first_rss = None;
     for viewers in [1usize, 8, 32] {
         let stop = Arc::new(AtomicBool::new(false));
         let frames = Arc::new(AtomicU64::new(0));
         let threads: Vec<_> = (0..viewers)
-            .map(|_| {
+            .map(|n| {
                 let (stop, frames) = (stop.clone(), frames.clone());
-                std::thread::spawn(move || viewer(address, stop, frames))
+                std::thread::spawn(move || viewer(address, n, stop, frames))
             })
             .collect();
         std::thread::sleep(Duration::from_secs(2));
@@ -342,10 +376,58 @@ fn main() {
             let _ = t.join();
         }
         println!(
-            "MJPEG sub stream, {viewers:>2} viewers: {fps:.2} fps each of {configured:.0} configured ({:.3}x), daemon CPU {cpu:.1}% ({:.2}% per viewer), RSS {rss} KiB ({:+.0} KiB per viewer)",
+            "MJPEG sub stream, {viewers:>2} viewers: {fps:.2} fps each of {configured:.0} configured ({:.3}x), daemon CPU {cpu:.1}% ({:.2}% per viewer), RSS {rss} KiB ({})",
             fps / configured.max(1.0),
             cpu / viewers as f64,
-            (rss as f64 - base_rss as f64) / viewers as f64
+            memory_per_viewer(viewers, base_rss, &mut first_rss, rss)
+        );
+        std::thread::sleep(Duration::from_secs(1));
+    }
+
+    // 4. RTSP main stream.
+    let configured: f64 = get(
+        address,
+        "/cgi-bin/CGIProxy.fcgi?cmd=getVideoStreamParam&usr=admin&pwd=",
+    )
+    .and_then(|reply| xml_value(&reply, "frameRate0"))
+    .and_then(|v| v.parse().ok())
+    .unwrap_or(0.0);
+    std::thread::sleep(Duration::from_secs(2));
+    let base_rss = status_kib(pid, "VmRSS");
+    let base_anon = status_kib(pid, "RssAnon");
+    let (mut first_rss, mut first_anon) = (None, None);
+    for viewers in [1usize, 4, 8] {
+        let stop = Arc::new(AtomicBool::new(false));
+        let frames = Arc::new(AtomicU64::new(0));
+        let latency = Arc::new(AtomicU64::new(0));
+        let threads: Vec<_> = (0..viewers)
+            .map(|n| {
+                let (stop, frames, latency) = (stop.clone(), frames.clone(), latency.clone());
+                std::thread::spawn(move || {
+                    if let Some(stream) = connect_as(address, n) {
+                        rtsp_viewer::viewer(stream, address, stop, frames, latency);
+                    }
+                })
+            })
+            .collect();
+        std::thread::sleep(Duration::from_secs(3));
+        let f0 = frames.load(Ordering::Relaxed);
+        let t0 = Instant::now();
+        let cpu = cpu_percent_during(pid, || std::thread::sleep(Duration::from_secs(seconds)));
+        let fps = (frames.load(Ordering::Relaxed) - f0) as f64
+            / viewers as f64
+            / t0.elapsed().as_secs_f64();
+        let (rss, anon) = (status_kib(pid, "VmRSS"), status_kib(pid, "RssAnon"));
+        stop.store(true, Ordering::Relaxed);
+        for t in threads {
+            let _ = t.join();
+        }
+        println!(
+            "RTSP main stream, {viewers} viewers: {fps:.2} fps each of {configured:.0} configured ({:.3}x), daemon CPU {cpu:.1}% ({:.2}% per viewer), RSS {rss} KiB ({}), anonymous {anon} KiB ({})",
+            fps / configured.max(1.0),
+            cpu / viewers as f64,
+            memory_per_viewer(viewers, base_rss, &mut first_rss, rss),
+            memory_per_viewer(viewers, base_anon, &mut first_anon, anon)
         );
         std::thread::sleep(Duration::from_secs(1));
     }

@@ -1,5 +1,6 @@
-//! PPPoE through pppd: started with an argument vector (never a shell) from the board file's
-//! `[network.pppoe]`: `PPPD plugin PLUGIN INTERFACE unit UNIT nodetach OPTIONS... file
+//! PPPoE through pppd started by the daemon itself (when it is root, or not under systemd; a
+//! daemon that is neither goes through the root unit instead, [`super::pppoe_unit`]): started
+//! with an argument vector (never a shell) from the board file's `[network.pppoe]`: `PPPD plugin PLUGIN INTERFACE unit UNIT nodetach OPTIONS... file
 //! ACCOUNT`, where ACCOUNT is a file of mode 0600 in a 0700 runtime directory holding the
 //! `user` and `password` options. The password is never on a command line or in a log; the
 //! file is removed when the session ends.
@@ -436,6 +437,9 @@ exit 19
         }
         std::fs::create_dir_all(dir.path().join("sys")).unwrap();
         let spec = PppoeSpec {
+            mode: crate::net::spec::PppoeMode::Auto,
+            systemd_unit: "ipcamd-pppoe@{interface}.service".into(),
+            systemctl: "/usr/bin/systemctl".into(),
             pppd: script,
             interface: None,
             plugin: "rp-pppoe.so".into(),
@@ -577,7 +581,8 @@ exit 19
             fixture.spec.pppd.display()
         );
         let board = crate::board::BoardSpec::parse(&text).unwrap();
-        let pppoe = crate::linux::pppoe_role(&board, fixture.dir.path())
+        // A root daemon starts pppd itself, under systemd or not.
+        let pppoe = crate::linux::pppoe_role_as(&board, fixture.dir.path(), true, true)
             .unwrap()
             .expect("a dialler");
         pppoe.dial("nobody", "x").unwrap();
@@ -597,6 +602,17 @@ exit 19
                 .unwrap()
                 .is_none()
         );
+        // Not root and not under systemd: still pppd directly (it then refuses, exit 3, and
+        // says why), the board may insist on it, and a root daemon goes through systemd only
+        // when the board says so.
+        use crate::linux::pppoe_through_systemd as through;
+        use crate::net::spec::PppoeMode::{Auto, Direct, Systemd};
+        assert!(!through(Auto, false, false));
+        assert!(!through(Auto, true, true));
+        assert!(!through(Auto, true, false));
+        assert!(through(Auto, false, true));
+        assert!(!through(Direct, false, true));
+        assert!(through(Systemd, true, false));
     }
 
     #[test]

@@ -38,12 +38,26 @@ pub struct NetworkSpec {
     pub upnp: UpnpSpec,
 }
 
-/// `[network.pppoe]`: how pppd is started. The argument vector is `PPPD plugin PLUGIN
-/// INTERFACE unit UNIT nodetach OPTIONS... file ACCOUNT_FILE`, without a shell; the account
-/// (`user`, `password`) is only in ACCOUNT_FILE, mode 0600 in a 0700 runtime directory.
+/// `[network.pppoe]`: how pppd is run. Directly (the daemon is root, or not under systemd):
+/// the argument vector `PPPD plugin PLUGIN INTERFACE unit UNIT nodetach OPTIONS... file
+/// ACCOUNT_FILE`, without a shell, the account (`user`, `password`) only in ACCOUNT_FILE, mode
+/// 0600 in a 0700 runtime directory. Through systemd (the daemon is not root and runs under
+/// systemd): `SYSTEMCTL start|restart|stop SYSTEMD_UNIT`, the root unit running pppd with its
+/// own fixed options (`systemd/ipcamd-pppoe@.service`); `pppd`, `plugin`, `unit`, `options` and
+/// `runtime_dir` then do not apply.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PppoeSpec {
+    /// Which of the two ways (default: by who the daemon runs as).
+    #[serde(default)]
+    pub mode: PppoeMode,
+    /// The root unit that runs pppd (systemd mode); `{interface}` is replaced by the Ethernet
+    /// interface.
+    #[serde(default = "default_pppoe_unit")]
+    pub systemd_unit: String,
+    /// systemctl's path (systemd mode).
+    #[serde(default = "default_systemctl")]
+    pub systemctl: PathBuf,
     /// pppd's path.
     #[serde(default = "default_pppd")]
     pub pppd: PathBuf,
@@ -61,6 +75,28 @@ pub struct PppoeSpec {
     /// Where the account file goes (default: `run` in the data directory). Relative paths are
     /// relative to the data directory.
     pub runtime_dir: Option<PathBuf>,
+}
+
+/// `[network.pppoe] mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PppoeMode {
+    /// systemd when the daemon is not root and runs under systemd (`$NOTIFY_SOCKET` set, as
+    /// for rebootSystem), else direct.
+    #[default]
+    Auto,
+    /// The daemon starts pppd itself (it must be root: pppd refuses otherwise, exit 3).
+    Direct,
+    /// The daemon asks systemd to start the root unit `systemd_unit`.
+    Systemd,
+}
+
+fn default_pppoe_unit() -> String {
+    "ipcamd-pppoe@{interface}.service".into()
+}
+
+fn default_systemctl() -> PathBuf {
+    "/usr/bin/systemctl".into()
 }
 
 fn default_pppd() -> PathBuf {

@@ -42,7 +42,12 @@ fi
 
 files=("ipcamd=$arm/ipcamd" "ipcamd-fwtool=$arm/ipcamd-fwtool")
 for f in board/*.toml; do files+=("board/$(basename "$f")=$f"); done
-for f in systemd/*.service systemd/*.conf systemd/*.rules; do files+=("systemd/$(basename "$f")=$f"); done
+# A template unit (`name@.service`) travels as `name+.service`: image paths have never allowed
+# `@`, and an image must stay installable by the releases already on cameras.
+for f in systemd/*.service systemd/*.conf systemd/*.rules; do
+    name=$(basename "$f")
+    files+=("systemd/${name/@/+}=$f")
+done
 
 out=${IPCAMD_FW_OUT:-target/firmware/ipcamd-$version-armv7.img}
 mkdir -p "$(dirname "$out")"

@@ -246,10 +246,8 @@ pub fn check_name(what: &str, name: &str) -> Result<(), FwError> {
 }
 
 /// Checks an archive path: relative, `/`-separated, at most 4 components of
-/// `[A-Za-z0-9._+@-]` that do not start with a dot (so no `..`, no hidden files, nothing that
-/// can leave the release directory). `@` is for systemd template units
-/// (`systemd/ipcamd-pppoe@.service`); an image holding one is refused by releases from before
-/// it was allowed.
+/// `[A-Za-z0-9._+-]` that do not start with a dot (so no `..`, no hidden files, nothing that
+/// can leave the release directory).
 pub fn check_entry_path(path: &str) -> Result<(), FwError> {
     let bad = || FwError::Malformed(format!("unsafe entry path {path:?}"));
     if path.is_empty() || path.len() > MAX_PATH_BYTES {
@@ -262,7 +260,7 @@ pub fn check_entry_path(path: &str) -> Result<(), FwError> {
             && !component.starts_with('.')
             && component
                 .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"._+@-".contains(&b));
+                .all(|b| b.is_ascii_alphanumeric() || b"._+-".contains(&b));
         if !ok || depth > MAX_PATH_DEPTH {
             return Err(bad());
         }
@@ -472,7 +470,6 @@ mod tests {
             "ipcamd",
             "board/sim.toml",
             "systemd/ipcamd.service",
-            "systemd/ipcamd-pppoe@.service",
             "a/b/c/d",
         ] {
             assert!(check_entry_path(good).is_ok(), "{good:?} rejected");

@@ -479,23 +479,21 @@ pub async fn run(options: Options) -> Result<Exit, StartupError> {
     started.launch()?;
     let listeners = started.listeners.clone();
     let rtsp = start_rtsp(&ctx, &supervisor, &listeners, started.address.ip());
-    let serve = crate::http::serve(
-        ctx.clone(),
+    use crate::http::server::{cgi_handler, serve_handler};
+    let cgi = cgi_handler(ctx.clone());
+    let serve = serve_handler(
+        cgi.clone(),
         listeners.endpoint(Role::Web),
         Some(rtsp.clone()),
     );
     if ctx.hal.board.capabilities.onvif {
-        let onvif = start_onvif(&ctx);
-        let server = tokio::spawn(onvif.serve(listeners.endpoint(Role::Onvif)));
+        let onvif = start_onvif(&ctx).handler();
+        let server = tokio::spawn(serve_handler(onvif, listeners.endpoint(Role::Onvif), None));
         supervisor.task("onvif", server);
     }
     for (role, name) in [(Role::Https, "https"), (Role::Media, "media-listener")] {
         let endpoint = listeners.endpoint(role);
-        let ctx = ctx.clone();
-        let rtsp = rtsp.clone();
-        let server = tokio::spawn(async move {
-            let _ = crate::http::serve(ctx, endpoint, Some(rtsp)).await;
-        });
+        let server = tokio::spawn(serve_handler(cgi.clone(), endpoint, Some(rtsp.clone())));
         supervisor.task(name, server);
     }
     // Ready: listening and the HAL is open. A freshly installed release confirms itself now.
@@ -526,7 +524,7 @@ pub async fn run(options: Options) -> Result<Exit, StartupError> {
         }
     }
     let exit = tokio::select! {
-        result = serve => return result.map(|()| Exit::Stop).map_err(|e| err("HTTP server", e)),
+        () = serve => return Ok(Exit::Stop),
         failure = supervisor.failure() => {
             tracing::error!(task = failure.name, reason = %failure.reason, "a background task ended; stopping");
             return Err(StartupError(format!("background task {failure}")));

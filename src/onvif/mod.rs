@@ -27,21 +27,18 @@
 
 pub mod soap;
 
-use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::time::Duration;
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Limited};
 use hyper::header::{ALLOW, AUTHORIZATION, CONTENT_TYPE, HOST, HeaderValue, WWW_AUTHENTICATE};
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::{TokioIo, TokioTimer};
 
 use crate::accounts::{AuthFailure, DIGEST_REALM, DigestAlgorithm};
-use crate::listener::{Connection, Endpoint, Role, Stream};
+use crate::http::Body;
+use crate::http::render::{full, plain};
+use crate::http::server::Handler;
+use crate::listener::Role;
 use crate::local_time::LocalClock;
 use crate::log_limit::limited;
 use crate::net::Network;
@@ -58,10 +55,6 @@ pub const DEVICE_PATH: &str = "/onvif/device_service";
 pub const MEDIA_PATH: &str = "/onvif/media_service";
 /// Largest request body (SOAP requests of these operations are a few KiB).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
-/// Time a client gets to send its request head.
-const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
-/// Largest request head.
-const MAX_HEAD_BYTES: usize = 16 * 1024;
 /// GetDeviceInformation's Manufacturer: board files name no maker, so the software's name.
 pub const MANUFACTURER: &str = "ipcamd";
 
@@ -107,7 +100,7 @@ struct Shared {
     nonces: digest::Nonces,
 }
 
-type Reply = Response<Full<Bytes>>;
+type Reply = Response<Body>;
 
 impl OnvifServer {
     /// The service over `parts`.
@@ -120,67 +113,28 @@ impl OnvifServer {
         }
     }
 
-    /// Serves the [`Role::Onvif`] endpoint's connections until the listeners shut down.
-    pub async fn serve(self, mut endpoint: Endpoint) {
-        while let Some(admitted) = endpoint.accept().await {
+    /// The service as the HTTP server's request handler (served with
+    /// [`crate::http::server::serve_handler`] on the [`Role::Onvif`] endpoint: the web
+    /// server's accept loop and connections, with the same limits, timeouts and eviction).
+    pub fn handler(self) -> Handler {
+        Arc::new(move |peer, local, req| {
             let server = self.clone();
-            tokio::spawn(async move {
-                if let Ok(connection) = admitted.handshake().await {
-                    server.serve_connection(connection).await;
-                }
-            });
-        }
+            Box::pin(async move { server.handle(peer, local, req).await })
+        })
     }
 
-    /// HTTP/1.1 on one admitted connection, until it closes, times out, or the gate evicts
-    /// it while idle.
-    async fn serve_connection(self, connection: Connection) {
-        let Connection {
-            stream,
-            peer,
-            ticket,
-        } = connection;
-        let local = match &stream {
-            Stream::Plain(tcp) => tcp.local_addr().ok(),
-            Stream::Tls(tls) => tls.get_ref().0.local_addr().ok(),
-        };
-        let ticket = Arc::new(ticket);
-        let service_ticket = ticket.clone();
-        let service = service_fn(move |req| {
-            let busy = service_ticket.busy();
-            let server = self.clone();
-            async move {
-                let reply = server.handle(peer, local, req).await;
-                drop(busy);
-                Ok::<_, Infallible>(reply)
-            }
-        });
-        let connection = http1::Builder::new()
-            .timer(TokioTimer::new())
-            .header_read_timeout(HEADER_TIMEOUT)
-            .max_buf_size(MAX_HEAD_BYTES)
-            .serve_connection(TokioIo::new(stream), service);
-        tokio::select! {
-            result = connection => {
-                if let Err(err) = result {
-                    limited!(debug, "ONVIF connection error", %peer, %err, "ONVIF connection ended with an error");
-                }
-            }
-            _ = ticket.evicted() => {}
-        }
-    }
-
-    async fn handle<B>(&self, peer: SocketAddr, local: Option<SocketAddr>, req: Request<B>) -> Reply
-    where
-        B: hyper::body::Body<Data = Bytes>,
-        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-    {
+    async fn handle(
+        &self,
+        peer: SocketAddr,
+        local: Option<SocketAddr>,
+        req: Request<hyper::body::Incoming>,
+    ) -> Reply {
         let path = req.uri().path().to_owned();
         if path != DEVICE_PATH && path != MEDIA_PATH {
-            return text(StatusCode::NOT_FOUND, "not found\n");
+            return plain(StatusCode::NOT_FOUND, "not found\n");
         }
         if req.method() != Method::POST {
-            let mut reply = text(StatusCode::METHOD_NOT_ALLOWED, "SOAP requests are POSTed\n");
+            let mut reply = plain(StatusCode::METHOD_NOT_ALLOWED, "SOAP requests are POSTed\n");
             reply
                 .headers_mut()
                 .insert(ALLOW, HeaderValue::from_static("POST"));
@@ -193,19 +147,19 @@ impl OnvifServer {
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
         let target = req.uri().to_string();
-        let body = match Limited::new(req.into_body(), MAX_BODY_BYTES)
-            .collect()
-            .await
-        {
-            Ok(body) => body.to_bytes(),
-            Err(err) => {
-                limited!(debug, "ONVIF body refused", peer = %peer.ip(), %err, "ONVIF request body refused");
+        let mut body = Limited::new(req.into_body(), MAX_BODY_BYTES);
+        let mut bytes = Vec::new();
+        while let Some(frame) = body.frame().await {
+            let Ok(frame) = frame else {
+                refused(peer.ip(), "request body over the limit or cut short");
                 return fault(&Fault::malformed(
                     "the request body is larger than 64 KiB or was cut short",
                 ));
+            };
+            if let Ok(data) = frame.into_data() {
+                bytes.extend_from_slice(&data);
             }
-        };
-        let server = self.clone();
+        }
         let request = Incoming {
             peer: peer.ip(),
             host,
@@ -213,24 +167,18 @@ impl OnvifServer {
             target,
             path,
         };
-        tokio::task::spawn_blocking(move || server.answer(&request, &body))
-            .await
-            .unwrap_or_else(|_| {
-                fault(&Fault {
-                    sender: false,
-                    subcodes: &[],
-                    reason: "internal error".into(),
-                })
-            })
+        // Checking a password hashes: off the runtime's worker (the daemon's runtime is
+        // multi-threaded).
+        tokio::task::block_in_place(|| self.answer(&request, &bytes))
     }
 
-    /// Parses, authenticates and answers one request (on a blocking thread: it may hash).
+    /// Parses, authenticates and answers one request (blocking: checking a password hashes).
     fn answer(&self, request: &Incoming, body: &[u8]) -> Reply {
         let envelope = match soap::parse(body) {
             Ok(envelope) => envelope,
             Err(soap::Malformed(why)) => {
-                limited!(debug, "ONVIF request malformed", peer = %request.peer, why, "ONVIF request is not a SOAP envelope");
-                return fault(&Fault::malformed(&format!("not a SOAP request: {why}")));
+                refused(request.peer, why);
+                return fault(&Fault::malformed(why));
             }
         };
         if envelope.operation != "GetSystemDateAndTime" {
@@ -276,7 +224,11 @@ impl OnvifServer {
         if auth.verify(peer, &token.username, &token.password) {
             None
         } else {
-            limited!(info, "ONVIF authentication failed", %peer, user = token.username, scheme = "UsernameToken", "ONVIF authentication failed");
+            auth_failed(
+                peer,
+                &token.username,
+                "UsernameToken: wrong user name or password",
+            );
             Some(fault(&Fault::not_authorized("wrong user name or password")))
         }
     }
@@ -286,12 +238,16 @@ impl OnvifServer {
         let response = match DigestResponse::parse(value) {
             Ok(r) if r.realm == DIGEST_REALM => r,
             Ok(_) | Err(_) => {
-                limited!(info, "ONVIF Digest credentials refused", %peer, "ONVIF Digest credentials unusable (syntax, realm, algorithm)");
+                auth_failed(
+                    peer,
+                    "",
+                    "Digest credentials unusable (syntax, realm, algorithm)",
+                );
                 return Some(self.unauthorized(peer, false, "unusable Digest credentials"));
             }
         };
         if response.uri != request.target && response.uri != request.path {
-            limited!(info, "ONVIF Digest for another URI", %peer, user = response.username, "ONVIF Digest response for another URI");
+            auth_failed(peer, &response.username, "Digest response for another URI");
             return Some(self.unauthorized(peer, false, "Digest response for another URI"));
         }
         let fresh = self.shared.nonces.check(&response.nonce, peer) == NonceState::Fresh;
@@ -306,12 +262,14 @@ impl OnvifServer {
             Ok(()) if fresh => None,
             Ok(()) => Some(self.unauthorized(peer, true, "stale nonce")),
             Err(failure) => {
-                let why = if failure == AuthFailure::NoDigestSecret {
-                    "the account has no Digest secret yet (it gets one at its next password login)"
-                } else {
-                    "authentication failed"
+                let why = match failure {
+                    AuthFailure::NoDigestSecret => {
+                        "Digest: the account has no Digest secret yet (it gets one at its next password login)"
+                    }
+                    AuthFailure::LockedOut => "Digest: the address is locked out",
+                    _ => "Digest: wrong user name or password",
                 };
-                limited!(info, "ONVIF authentication failed", %peer, user = response.username, scheme = "Digest", ?failure, "ONVIF authentication failed");
+                auth_failed(peer, &response.username, why);
                 Some(self.unauthorized(peer, false, why))
             }
         }
@@ -512,15 +470,7 @@ impl OnvifServer {
                     ),
                 );
             }
-            other => {
-                limited!(
-                    debug,
-                    "ONVIF operation not supported",
-                    operation = other,
-                    "ONVIF operation not supported"
-                );
-                return Err(Fault::action_not_supported(other));
-            }
+            other => return Err(Fault::action_not_supported(other)),
         }
         xml.close(&response);
         Ok(xml.finish())
@@ -615,6 +565,17 @@ impl OnvifServer {
         );
         Ok(())
     }
+}
+
+/// Logs (rate-limited) a request refused before any operation: not SOAP, too large, not
+/// supported.
+fn refused(peer: IpAddr, why: &str) {
+    limited!(debug, "ONVIF request refused", %peer, why, "ONVIF request refused");
+}
+
+/// Logs (rate-limited) a failed authentication; never the password.
+fn auth_failed(peer: IpAddr, user: &str, why: &str) {
+    limited!(info, "ONVIF authentication failed", %peer, user, why, "ONVIF authentication failed");
 }
 
 /// The operations of the media service (their replies are in its namespace).
@@ -793,18 +754,12 @@ fn system_host_name() -> Option<String> {
 /// Percent-encodes everything but letters, digits and `-._~` (scope URIs).
 fn percent_encode(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
-            out.push(byte as char);
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
+    crate::web::percent_encode_into(text, &mut out);
     out
 }
 
 fn soap_reply(status: StatusCode, xml: Vec<u8>) -> Reply {
-    let mut reply = Response::new(Full::new(Bytes::from(xml)));
+    let mut reply = Response::new(full(xml));
     *reply.status_mut() = status;
     reply.headers_mut().insert(
         CONTENT_TYPE,
@@ -816,12 +771,6 @@ fn soap_reply(status: StatusCode, xml: Vec<u8>) -> Reply {
 fn fault(fault: &Fault) -> Reply {
     let status = StatusCode::from_u16(fault.status()).unwrap_or(StatusCode::BAD_REQUEST);
     soap_reply(status, fault.to_xml())
-}
-
-fn text(status: StatusCode, body: &'static str) -> Reply {
-    let mut reply = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
-    *reply.status_mut() = status;
-    reply
 }
 
 #[cfg(test)]

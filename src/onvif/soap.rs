@@ -51,7 +51,7 @@ pub struct Envelope {
 
 /// Why a body is not a SOAP request.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Malformed(pub String);
+pub struct Malformed(pub &'static str);
 
 /// Reads a request envelope: well-formed XML, an `Envelope` root with a `Body` holding one
 /// operation. A DTD is refused (no entity of a client's is ever expanded).
@@ -64,16 +64,17 @@ pub fn parse(body: &[u8]) -> Result<Envelope, Malformed> {
     let mut in_token = false;
     let mut seen_body = false;
     let mut buf = Vec::new();
-    let bad = |what: String| Malformed(what);
     loop {
         let event = reader
             .read_event_into(&mut buf)
-            .map_err(|e| bad(format!("not well-formed XML: {e}")))?;
+            .map_err(|_| Malformed("not well-formed XML"))?;
         match event {
             Event::Start(ref e) | Event::Empty(ref e) => {
                 let name = String::from_utf8_lossy(e.local_name().as_ref()).into_owned();
                 match stack.len() {
-                    0 if name != "Envelope" => return Err(bad(format!("root <{name}>"))),
+                    0 if name != "Envelope" => {
+                        return Err(Malformed("the root is not an Envelope"));
+                    }
                     1 if name == "Body" => seen_body = true,
                     2 if stack[1] == "Body" && envelope.operation.is_empty() => {
                         envelope.operation = name.clone();
@@ -85,8 +86,7 @@ pub fn parse(body: &[u8]) -> Result<Envelope, Malformed> {
                 }
                 if in_token && name == "Password" {
                     for attribute in e.attributes() {
-                        let attribute =
-                            attribute.map_err(|e| bad(format!("bad attribute: {e}")))?;
+                        let attribute = attribute.map_err(|_| Malformed("not well-formed XML"))?;
                         if attribute.key.local_name().as_ref() == b"Type" {
                             token.digest = attribute.value.ends_with(b"#PasswordDigest");
                         }
@@ -94,11 +94,11 @@ pub fn parse(body: &[u8]) -> Result<Envelope, Malformed> {
                 }
                 if matches!(event, Event::Start(_)) {
                     if stack.len() >= MAX_DEPTH {
-                        return Err(bad("nested too deep".into()));
+                        return Err(Malformed("nested too deep"));
                     }
                     stack.push(name);
                 } else if stack.is_empty() {
-                    return Err(bad("empty envelope".into()));
+                    return Err(Malformed("an empty Envelope"));
                 }
             }
             Event::End(_) => {
@@ -108,7 +108,7 @@ pub fn parse(body: &[u8]) -> Result<Envelope, Malformed> {
             Event::Text(ref e) => {
                 let text = e
                     .unescape()
-                    .map_err(|e| bad(format!("bad text: {e}")))?
+                    .map_err(|_| Malformed("not well-formed XML"))?
                     .into_owned();
                 let here = stack.last().map(String::as_str).unwrap_or("");
                 let in_body = stack.get(1).is_some_and(|s| s == "Body");
@@ -122,17 +122,17 @@ pub fn parse(body: &[u8]) -> Result<Envelope, Malformed> {
                     _ => {}
                 }
             }
-            Event::DocType(_) => return Err(bad("a DTD is not accepted".into())),
+            Event::DocType(_) => return Err(Malformed("a DTD is not accepted")),
             Event::Eof => break,
             _ => {}
         }
         buf.clear();
     }
     if !stack.is_empty() {
-        return Err(bad("unclosed elements".into()));
+        return Err(Malformed("not well-formed XML"));
     }
     if !seen_body || envelope.operation.is_empty() {
-        return Err(bad("no operation in the Body".into()));
+        return Err(Malformed("no operation in the Body"));
     }
     if !token.username.is_empty() {
         envelope.token = Some(token);
@@ -171,6 +171,7 @@ impl Xml {
         xml
     }
 
+    #[inline(never)]
     fn raw(&mut self, event: Event<'_>) {
         // Writing to memory does not fail.
         let _ = self.writer.write_event(event);
@@ -182,6 +183,7 @@ impl Xml {
     }
 
     /// Opens `name` with attributes (values escaped).
+    #[inline(never)]
     pub fn open_with(&mut self, name: &str, attributes: &[(&str, &str)]) -> &mut Xml {
         let start = BytesStart::new(name).with_attributes(attributes.iter().copied());
         self.raw(Event::Start(start));
@@ -189,6 +191,7 @@ impl Xml {
     }
 
     /// Closes `name`.
+    #[inline(never)]
     pub fn close(&mut self, name: &str) -> &mut Xml {
         self.raw(Event::End(BytesEnd::new(name)));
         self
@@ -196,9 +199,13 @@ impl Xml {
 
     /// `<name>text</name>`, the text escaped.
     pub fn leaf(&mut self, name: &str, text: impl std::fmt::Display) -> &mut Xml {
-        let text = text.to_string();
+        self.leaf_text(name, &text.to_string())
+    }
+
+    #[inline(never)]
+    fn leaf_text(&mut self, name: &str, text: &str) -> &mut Xml {
         self.open(name);
-        self.raw(Event::Text(BytesText::new(&text)));
+        self.raw(Event::Text(BytesText::new(text)));
         self.close(name)
     }
 

@@ -2,9 +2,9 @@
 //! the services from narrow handles in order (settings, local time, event log and device
 //! state first; then IR, media, the encoded-stream hub, alarms, the recorder, PTZ; then the
 //! CGI context over all of them), start their loops under the [`Supervisor`], bind the HTTP
-//! listener and serve it, with RTSP on the same port or a port of its own. Nothing else
-//! decides what runs, and nothing is bound late: each service gets what it needs when it is
-//! built.
+//! listener and serve it, with RTSP on the same port or a port of its own and ONVIF on
+//! onvifPort where the board has it. Nothing else decides what runs, and nothing is bound
+//! late: each service gets what it needs when it is built.
 //!
 //! # Where a new service goes
 //! In [`start`], after the handles it needs exist: build it from those handles (never from
@@ -309,8 +309,15 @@ fn start_network(
         Ok(acceptor) => listeners.set_tls(Role::Https, acceptor),
         Err(e) => tracing::warn!(err = %e, "HTTPS is off: the certificate does not load"),
     }
-    let ports = Ports::start(listeners.clone(), bind_ip, stored, factory, listen_port)
-        .map_err(|e| err("binding the web port", e))?;
+    let ports = Ports::start(
+        listeners.clone(),
+        bind_ip,
+        stored,
+        factory,
+        listen_port,
+        board.capabilities.onvif,
+    )
+    .map_err(|e| err("binding the web port", e))?;
     Ok(Arc::new(Network::new(NetParts {
         listeners,
         ports: Arc::new(ports),
@@ -446,8 +453,13 @@ pub async fn run(options: Options) -> Result<Exit, StartupError> {
         .local_addr(Role::Https)
         .map(|a| format!(" and https://{a}"))
         .unwrap_or_default();
+    let onvif = started
+        .listeners
+        .local_addr(Role::Onvif)
+        .map(|a| format!(" and ONVIF http://{a}{}", crate::onvif::DEVICE_PATH))
+        .unwrap_or_default();
     tracing::info!(
-        "ipcamd {} listening on http://{}{https} with board \"{}\" ({})",
+        "ipcamd {} listening on http://{}{https}{onvif} with board \"{}\" ({})",
         started.ctx.firmware_version,
         started.address,
         started.ctx.hal.board.board.name,
@@ -467,18 +479,21 @@ pub async fn run(options: Options) -> Result<Exit, StartupError> {
     started.launch()?;
     let listeners = started.listeners.clone();
     let rtsp = start_rtsp(&ctx, &supervisor, &listeners, started.address.ip());
-    let serve = crate::http::serve(
-        ctx.clone(),
+    use crate::http::server::{cgi_handler, serve_handler};
+    let cgi = cgi_handler(ctx.clone());
+    let serve = serve_handler(
+        cgi.clone(),
         listeners.endpoint(Role::Web),
         Some(rtsp.clone()),
     );
+    if ctx.hal.board.capabilities.onvif {
+        let onvif = start_onvif(&ctx).handler();
+        let server = tokio::spawn(serve_handler(onvif, listeners.endpoint(Role::Onvif), None));
+        supervisor.task("onvif", server);
+    }
     for (role, name) in [(Role::Https, "https"), (Role::Media, "media-listener")] {
         let endpoint = listeners.endpoint(role);
-        let ctx = ctx.clone();
-        let rtsp = rtsp.clone();
-        let server = tokio::spawn(async move {
-            let _ = crate::http::serve(ctx, endpoint, Some(rtsp)).await;
-        });
+        let server = tokio::spawn(serve_handler(cgi.clone(), endpoint, Some(rtsp.clone())));
         supervisor.task(name, server);
     }
     // Ready: listening and the HAL is open. A freshly installed release confirms itself now.
@@ -509,7 +524,7 @@ pub async fn run(options: Options) -> Result<Exit, StartupError> {
         }
     }
     let exit = tokio::select! {
-        result = serve => return result.map(|()| Exit::Stop).map_err(|e| err("HTTP server", e)),
+        () = serve => return Ok(Exit::Stop),
         failure = supervisor.failure() => {
             tracing::error!(task = failure.name, reason = %failure.reason, "a background task ended; stopping");
             return Err(StartupError(format!("background task {failure}")));
@@ -578,6 +593,29 @@ pub fn start_rtsp(
     let follower = tokio::spawn(follow_media_port(ctx.clone(), rtsp.clone(), own_port, beat));
     supervisor.task("rtsp-port", follower);
     rtsp
+}
+
+/// The ONVIF service over narrow handles: the accounts (through the context's
+/// [`crate::rtsp::Authenticator`], as RTSP checks them), settings, clock, the network
+/// services and getDevInfo's identity.
+fn start_onvif(ctx: &Arc<Context>) -> crate::onvif::OnvifServer {
+    let id = &ctx.hal.board.identity;
+    let mac = ctx.hal.mac_address();
+    let auth: Arc<dyn crate::rtsp::Authenticator> = ctx.clone();
+    crate::onvif::OnvifServer::new(crate::onvif::OnvifParts {
+        auth,
+        settings: ctx.settings.clone(),
+        clock: ctx.clock.clone(),
+        net: ctx.net.clone(),
+        device: crate::onvif::DeviceInfo {
+            model: id.model_name.clone(),
+            firmware: ctx.firmware_version.clone(),
+            serial: crate::cgi::commands::device::serial_number(id, &mac),
+            hardware: id.hardware_version.clone(),
+            mac,
+        },
+        rtsp_port: ctx.hal.board.rtsp.port,
+    })
 }
 
 /// Whether RTSP shares the web port: no port of its own and mediaPort equal to webPort.

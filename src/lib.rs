@@ -7,7 +7,7 @@
 //! |---|---|
 //! | L6 | `main.rs`: command line, logging, exit codes |
 //! | L5 | [`daemon`] (composition root, watchdog), [`supervisor`] |
-//! | L4 | [`http`]: server, routes, render; [`web`]: the embedded web interface; [`rtsp`]: H.264 over RTSP/RTP (shares the web port or has its own) |
+//! | L4 | [`http`]: server, routes, render; [`web`]: the embedded web interface; [`rtsp`]: H.264 over RTSP/RTP (shares the web port or has its own); [`onvif`]: the ONVIF Profile S service on onvifPort |
 //! | L3 | [`cgi`]: command table, dispatch, error → wire map, handlers by guide chapter |
 //! | L2 | services: [`media`], [`streams`] (the encoded H.264 stream hub), [`alarm`], [`recorder`] (SD-card recording and its index), [`ir`], [`ptz`], [`accounts`], [`net`] (ports, firewall) |
 //! | L1 | [`settings`], [`local_time`], [`store`] (with the event log), [`state`], [`listener`] (sockets, admission gate, TLS: shared by every server) |
@@ -36,6 +36,7 @@ pub(crate) mod media;
 pub mod motion;
 pub(crate) mod multipart;
 pub(crate) mod net;
+pub(crate) mod onvif;
 pub(crate) mod ptz;
 pub mod recorder;
 pub(crate) mod rtsp;

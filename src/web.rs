@@ -173,7 +173,7 @@ fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
 
 /// Percent-encodes every byte outside the unreserved set, so `+`, `&`, `=` and `%` in a
 /// password reach the dispatcher literally.
-fn percent_encode_into(text: &str, out: &mut String) {
+pub(crate) fn percent_encode_into(text: &str, out: &mut String) {
     for b in text.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
             out.push(b as char);

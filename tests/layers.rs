@@ -15,7 +15,7 @@ fn layer(module: &str) -> Option<u8> {
         "settings" | "local_time" | "store" | "state" | "listener" => 1,
         "media" | "streams" | "alarm" | "recorder" | "ir" | "ptz" | "accounts" | "net" => 2,
         "cgi" => 3,
-        "http" | "web" | "rtsp" => 4,
+        "http" | "web" | "rtsp" | "onvif" => 4,
         "daemon" | "supervisor" => 5,
         _ => return None,
     })

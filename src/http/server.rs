@@ -1,7 +1,8 @@
 //! The HTTP server: hyper over tokio, with the limits a small camera needs (bounded header
 //! size, header and idle timeouts). Admission (firewall, per-address and total connection
 //! limits, TLS) is [`crate::listener`]'s: [`serve`] loops on a listener [`Endpoint`] and hands
-//! every admitted connection to [`serve_connection`]. RTSP may share the port (Foscam's
+//! every admitted connection to [`serve_with`] with a [`Handler`] (the CGI surface's,
+//! [`cgi_handler`], or another service's: ONVIF). RTSP may share the port (Foscam's
 //! mediaPort, on the web port when the two are equal): a plain connection whose first line is
 //! an RTSP request goes to the [`RtspServer`] instead, past the same gate. Each request goes
 //! to [`super::routes::handle`].
@@ -29,18 +30,33 @@ pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 /// Longest wait for a new connection's first line when RTSP shares the port.
 const SNIFF_WAIT: Duration = Duration::from_secs(5);
 
-/// Serves the connections of one listener role until the listeners shut down. Each
-/// connection runs in its own task (TLS handshake included, where the role has TLS). With
-/// `rtsp`, RTSP connections are told apart by their first line: always on the media port,
-/// on the web port while RTSP shares it ([`RtspServer::on_web_port`]).
+/// Serves the CGI surface on the connections of one listener role until the listeners shut
+/// down: [`serve_handler`] with [`cgi_handler`].
 pub async fn serve(
     ctx: Arc<Context>,
-    mut endpoint: Endpoint,
+    endpoint: Endpoint,
     rtsp: Option<RtspServer>,
 ) -> std::io::Result<()> {
+    serve_handler(cgi_handler(ctx), endpoint, rtsp).await;
+    Ok(())
+}
+
+/// The CGI surface ([`super::routes::handle`]) as a [`Handler`].
+pub fn cgi_handler(ctx: Arc<Context>) -> Handler {
+    Arc::new(move |peer, _local, req| Box::pin(super::routes::handle(ctx.clone(), peer, req)))
+}
+
+/// Serves the connections of one listener role with `handler` until the listeners shut
+/// down. Each connection runs in its own task (TLS handshake included, where the role has
+/// TLS). With `rtsp`, RTSP connections are told apart by their first line: always on the
+/// media port, on the web port while RTSP shares it ([`RtspServer::on_web_port`]). Every
+/// HTTP server of the camera (the CGI surface on each port, ONVIF) is this one, so the
+/// binary carries one accept loop and one hyper connection, with the same limits and
+/// timeouts everywhere.
+pub async fn serve_handler(handler: Handler, mut endpoint: Endpoint, rtsp: Option<RtspServer>) {
     let role = endpoint.role();
     while let Some(admitted) = endpoint.accept().await {
-        let ctx = ctx.clone();
+        let handler = handler.clone();
         let rtsp = rtsp.clone();
         tokio::spawn(async move {
             let rtsp = rtsp.filter(|r| {
@@ -56,14 +72,13 @@ pub async fn serve(
             };
             let peer = admitted.peer;
             match admitted.handshake().await {
-                Ok(connection) => serve_connection(ctx, connection).await,
+                Ok(connection) => serve_with(connection, handler).await,
                 Err(err) => {
                     crate::log_limit::limited!(debug, "TLS handshake failed", %peer, %err, "TLS handshake failed")
                 }
             }
         });
     }
-    Ok(())
 }
 
 /// Serves `admitted` as RTSP if its first line is an RTSP request (and gives `None`), else
@@ -81,22 +96,39 @@ async fn take_rtsp(rtsp: RtspServer, admitted: Admitted) -> Option<Admitted> {
     None
 }
 
-/// Serves HTTP/1.1 on one admitted connection until the client closes it, a timeout expires,
-/// or the gate evicts it to make room (only while no request is being served: a request and
-/// its streamed reply hold the connection busy).
-pub async fn serve_connection(ctx: Arc<Context>, connection: Connection) {
+/// Answers one request of a connection: the client, the local address it connected to,
+/// and the request.
+pub type Handler = Arc<
+    dyn Fn(
+            std::net::SocketAddr,
+            Option<std::net::SocketAddr>,
+            hyper::Request<hyper::body::Incoming>,
+        )
+            -> std::pin::Pin<Box<dyn std::future::Future<Output = hyper::Response<Body>> + Send>>
+        + Send
+        + Sync,
+>;
+
+/// Serves HTTP/1.1 on one admitted connection with `handler` until the client closes it, a
+/// timeout expires, or the gate evicts it to make room (only while no request is being
+/// served: a request and its streamed reply hold the connection busy).
+pub async fn serve_with(connection: Connection, handler: Handler) {
     let Connection {
         stream,
         peer,
         ticket,
     } = connection;
+    let local = match &stream {
+        crate::listener::Stream::Plain(tcp) => tcp.local_addr().ok(),
+        crate::listener::Stream::Tls(tls) => tls.get_ref().0.local_addr().ok(),
+    };
     let ticket = Arc::new(ticket);
     let service_ticket = ticket.clone();
     let service = service_fn(move |req| {
         let busy = service_ticket.busy();
-        let ctx = ctx.clone();
+        let response = handler(peer, local, req);
         async move {
-            let response = super::routes::handle(ctx, peer, req).await;
+            let response = response.await;
             Ok::<_, Infallible>(response.map(|body| GuardedBody { body, _busy: busy }.boxed()))
         }
     });

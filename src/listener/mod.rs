@@ -1,5 +1,5 @@
 //! Listening sockets and admission (layer 1: a handle the servers above share, importing
-//! nothing of the daemon), for every server of the camera (HTTP, HTTPS, media, RTSP): the
+//! nothing of the daemon), for every server of the camera (HTTP, HTTPS, media, RTSP, ONVIF): the
 //! firewall and connection limits ([`gate`]), TLS ([`tls`]), and live rebinding of a role's
 //! port with all-or-none binding (setPortInfo).
 //!
@@ -46,6 +46,8 @@ pub enum Role {
     Media,
     /// RTSP.
     Rtsp,
+    /// onvifPort: the ONVIF service (SOAP over HTTP), on boards with the capability.
+    Onvif,
 }
 
 impl Role {

@@ -5,8 +5,10 @@
 //! port, so a port taken by something else cannot keep the camera off the network.
 //!
 //! mediaPort equal to webPort (the guide's default) shares the web listener; a different
-//! mediaPort gets a listener of its own serving the same surface. onvifPort is stored and
-//! reported only: this daemon has no ONVIF service, so nothing listens there.
+//! mediaPort gets a listener of its own serving the same surface. onvifPort is the ONVIF
+//! service's listener ([`crate::listener::Role::Onvif`]) on boards whose capabilities say
+//! `onvif = true`, moved, rolled back and fallen back like the others; where `onvif = false`
+//! it is stored and reported only, and nothing listens there.
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
@@ -58,12 +60,15 @@ pub struct PortMove {
 pub struct Ports {
     listeners: Arc<Listeners>,
     bind_ip: IpAddr,
+    /// Whether the board runs the ONVIF service (onvifPort has a listener).
+    onvif: bool,
     current: Mutex<PortSettings>,
     runtime: tokio::runtime::Handle,
 }
 
 impl Ports {
-    /// Binds the web listener and, where configured, HTTPS and media. `listen_port` (the
+    /// Binds the web listener and, where configured, HTTPS, media and (with `onvif`) ONVIF.
+    /// `listen_port` (the
     /// command line's `--listen`) replaces the stored web port; with port 0 (tests) every role
     /// takes a free port instead of its stored one, and the stored ports stay the ones in force
     /// (a setter that leaves a port as stored does not move it). Call inside the tokio
@@ -74,6 +79,7 @@ impl Ports {
         mut stored: PortSettings,
         factory: PortSettings,
         listen_port: Option<u16>,
+        onvif: bool,
     ) -> io::Result<Ports> {
         let ephemeral = listen_port == Some(0);
         let media_apart = stored.media != stored.web;
@@ -104,9 +110,15 @@ impl Ports {
                 tracing::warn!(%err, "the media port cannot be bound; media is served on the web port");
             }
         }
+        if onvif {
+            if let Err(err) = bind_with_fallback(Role::Onvif, stored.onvif, factory.onvif) {
+                tracing::warn!(%err, "ONVIF is off: its port cannot be bound");
+            }
+        }
         Ok(Ports {
             listeners,
             bind_ip,
+            onvif,
             current: Mutex::new(stored),
             runtime: tokio::runtime::Handle::current(),
         })
@@ -127,6 +139,9 @@ impl Ports {
         }
         if new.https != old.https && self.listeners.has_tls(Role::Https) {
             moves.push((Role::Https, at(new.https)));
+        }
+        if new.onvif != old.onvif && self.onvif {
+            moves.push((Role::Onvif, at(new.onvif)));
         }
         let media_separate = new.media != new.web;
         let media_moved = new.media != old.media || old.media == old.web;
@@ -208,6 +223,7 @@ mod tests {
             settings(stored, stored),
             settings(factory, factory),
             None,
+            false,
         )
         .unwrap();
         assert_eq!(ports.local_addr(Role::Web).unwrap().port(), factory);
@@ -218,8 +234,15 @@ mod tests {
         let listeners = Listeners::new(Gate::new(Limits::default()));
         let ip = IpAddr::from([127, 0, 0, 1]);
         let web = free_port();
-        let ports =
-            Ports::start(listeners, ip, settings(web, web), settings(web, web), None).unwrap();
+        let ports = Ports::start(
+            listeners,
+            ip,
+            settings(web, web),
+            settings(web, web),
+            None,
+            false,
+        )
+        .unwrap();
         assert!(ports.local_addr(Role::Media).is_none());
         let media = free_port();
         let change = ports.prepare(settings(web, media)).unwrap();

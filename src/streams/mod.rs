@@ -80,6 +80,16 @@ impl StreamSettings {
     /// the sub stream without H.264; setH264FrmRefMode 1 asks for temporal layering. The
     /// sub stream is scaled from the main picture, so never larger than it.
     pub fn of(s: &Snapshot) -> StreamSettings {
+        let (main, sub) = StreamSettings::pictures(s);
+        StreamSettings {
+            main,
+            sub: (s.sub_stream_format.format == 0).then_some(sub),
+        }
+    }
+
+    /// Both streams' parameters whatever the sub stream's format (an MJPEG sub stream has
+    /// the same picture size, rate and bit rate settings).
+    pub fn pictures(s: &Snapshot) -> (H264Params, H264Params) {
         let layered = s.h264_frame_ref.mode == 1;
         let pick = |t: i64| usize::try_from(t).unwrap_or(0).min(3);
         let params = |resolution: i64, fps: i64, bitrate: i64, gop: i64, vbr: i64| {
@@ -115,10 +125,7 @@ impl StreamSettings {
         );
         sub.width = sub.width.min(main.width);
         sub.height = sub.height.min(main.height);
-        StreamSettings {
-            main,
-            sub: (s.sub_stream_format.format == 0).then_some(sub),
-        }
+        (main, sub)
     }
 }
 

@@ -4,6 +4,7 @@ mod accounts;
 mod alarms;
 mod motion;
 mod network;
+mod onvif;
 mod ptz;
 mod recording;
 mod recording_live;

@@ -22,10 +22,10 @@ fn host(cam: &Camera) -> String {
 
 /// One decoded frame as ffprobe reports it.
 #[derive(Debug, Clone, PartialEq)]
-struct Decoded {
-    width: u32,
-    height: u32,
-    key: bool,
+pub(crate) struct Decoded {
+    pub(crate) width: u32,
+    pub(crate) height: u32,
+    pub(crate) key: bool,
 }
 
 /// Runs a client program with a hard deadline; answers (success, stdout, stderr).
@@ -67,7 +67,7 @@ fn run(program: &str, args: &[&str], limit: Duration) -> (bool, String, String) 
 }
 
 /// ffprobe decodes the first `packets` video packets of `url` over `transport`.
-fn probe_frames(url: &str, transport: &str, packets: usize) -> Vec<Decoded> {
+pub(crate) fn probe_frames(url: &str, transport: &str, packets: usize) -> Vec<Decoded> {
     let interval = format!("%+#{packets}");
     let (ok, out, err) = run(
         "ffprobe",
@@ -373,7 +373,7 @@ fn hex(bytes: &[u8]) -> String {
     })
 }
 
-fn hex_md5(text: &str) -> String {
+pub(crate) fn hex_md5(text: &str) -> String {
     use md5::Digest;
     hex(&md5::Md5::digest(text.as_bytes()))
 }

@@ -51,6 +51,13 @@ pub(crate) fn product_info(req: &Request) -> CgiResult<Reply> {
     Ok(Reply::Xml(fields))
 }
 
+/// getDevInfo serialNo: the board file's, or one derived from the MAC address.
+pub(crate) fn serial_number(id: &ipcamd_hal::board::Identity, mac: &str) -> String {
+    id.serial_number
+        .clone()
+        .unwrap_or_else(|| format!("SN{mac}"))
+}
+
 /// Device information.
 pub(crate) fn get_dev_info(req: &Request) -> CgiResult<Reply> {
     let ctx = req.ctx;
@@ -58,10 +65,7 @@ pub(crate) fn get_dev_info(req: &Request) -> CgiResult<Reply> {
     let snapshot = ctx.settings.snapshot();
     let now = ctx.clock.now();
     let mac = ctx.hal.mac_address();
-    let serial = id
-        .serial_number
-        .clone()
-        .unwrap_or_else(|| format!("SN{mac}"));
+    let serial = serial_number(id, &mac);
     let zone = snapshot.time.zone;
     let fields = Fields::new()
         .with("productName", &id.product_name)

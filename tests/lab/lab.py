@@ -322,6 +322,8 @@ class Lab:
         self.ctl = None
         self.motor = None
         self.figures = {}
+        self.onvif_port = free_port()
+        os.environ["IPCAMD_LAB_ONVIF_PORT"] = str(self.onvif_port)
 
     # ---- process control
     def boot(self):
@@ -512,6 +514,54 @@ class Lab:
         require(len(frames) == 3, f"only {len(frames)} frames in 90 s")
         require(len(set(frames)) > 1, "the three frames are identical (vivid's counter moves)")
         return f"3 frames in {elapsed:.1f} s, sizes {[len(f) for f in frames]}"
+
+    def onvif(self, operation, args="", media=False, auth=True):
+        """One ONVIF SOAP call to the guest's onvifPort (888) as the factory admin
+        (UsernameToken, PasswordText); answers (HTTP status, body)."""
+        ns = ("http://www.onvif.org/ver10/media/wsdl" if media
+              else "http://www.onvif.org/ver10/device/wsdl")
+        header = ("<s:Header><wsse:Security xmlns:wsse=\"http://docs.oasis-open.org/wss/2004/01/"
+                  "oasis-200401-wss-wssecurity-secext-1.0.xsd\"><wsse:UsernameToken>"
+                  "<wsse:Username>admin</wsse:Username><wsse:Password Type=\"http://docs.oasis-"
+                  "open.org/wss/2004/01/oasis-200401-wss-username-token-profile-1.0#PasswordText"
+                  "\"></wsse:Password></wsse:UsernameToken></wsse:Security></s:Header>"
+                  if auth else "")
+        body = (f'<?xml version="1.0" encoding="UTF-8"?><s:Envelope xmlns:s="http://www.w3.org/'
+                f'2003/05/soap-envelope" xmlns:tt="http://www.onvif.org/ver10/schema">{header}'
+                f'<s:Body><op:{operation} xmlns:op="{ns}">{args}</op:{operation}></s:Body>'
+                "</s:Envelope>").encode()
+        req = urllib.request.Request(
+            f"http://127.0.0.1:{self.onvif_port}/onvif/"
+            + ("media_service" if media else "device_service"),
+            data=body, headers={"Content-Type": "application/soap+xml; charset=utf-8"})
+        try:
+            with urllib.request.urlopen(req, timeout=HTTP_TIMEOUT) as r:
+                return r.status, r.read().decode(errors="replace")
+        except urllib.error.HTTPError as err:
+            return err.code, err.read().decode(errors="replace")
+
+    def check_onvif(self):
+        """The ONVIF service on the ARM build: the device's time without credentials, its
+        interface as the Linux network backend sees eth0, and the RTSP URI of the main
+        profile."""
+        status, body = self.onvif("GetSystemDateAndTime", auth=False)
+        require(status == 200 and "UTCDateTime" in body, f"GetSystemDateAndTime: {status} {body[:300]}")
+        status, body = self.onvif("GetDeviceInformation", auth=False)
+        require(status in (400, 401) and "NotAuthorized" in body,
+                f"GetDeviceInformation without credentials answered {status}: {body[:300]}")
+        status, body = self.onvif("GetNetworkInterfaces")
+        require(status == 200 and "10.0.2.15" in body and "525400123456".lower()
+                in body.replace(":", "").replace("-", "").lower(),
+                f"GetNetworkInterfaces: {status} {body[:500]}")
+        status, body = self.onvif(
+            "GetStreamUri",
+            "<op:StreamSetup><tt:Stream>RTP-Unicast</tt:Stream><tt:Transport><tt:Protocol>RTSP"
+            "</tt:Protocol></tt:Transport></op:StreamSetup><op:ProfileToken>main</op:ProfileToken>",
+            media=True)
+        uri = re.search(r"<tt:Uri>([^<]*)</tt:Uri>", body)
+        require(status == 200 and uri and uri.group(1).startswith("rtsp://")
+                and uri.group(1).endswith("/videoMain"), f"GetStreamUri: {status} {body[:500]}")
+        return f"time without credentials, eth0 10.0.2.15 and its MAC, main profile {uri.group(1)}"
 
     def check_m2m(self):
         """The daemon's V4L2 M2M encoder code (hal/examples/m2m_roundtrip.rs, the same
@@ -829,6 +879,7 @@ class Lab:
             self.check("GetMJStream frames", self.check_mjpeg)
             self.check("RTSP /videoSub H.264 from vivid decodes on the host", self.check_rtsp)
             self.check("V4L2 M2M encoder round-trips frames through vicodec", self.check_m2m)
+            self.check("ONVIF on onvifPort: time, eth0, stream URI", self.check_onvif)
             self.check("recording to the SD card survives pulling the card", self.check_recording)
             self.check("getIPInfo/setIpInfo drive the guest's interface", self.check_network)
             self.check("setBrightness drives vivid", self.check_brightness)

@@ -5,7 +5,8 @@
 #   control channel      -> virtio-serial port "lab.ctl", host socket $RUN/ctl.sock
 #   HTTP                 -> user-mode net, host 127.0.0.1:$HTTP_PORT -> guest :88
 #                           (and 127.0.0.1:$IPCAMD_LAB_BENCH_PORT -> guest :8080 when set:
-#                           the benchmark's µStreamer)
+#                           the benchmark's µStreamer; $IPCAMD_LAB_ONVIF_PORT -> guest :888,
+#                           the ONVIF service)
 #   data disk            -> virtio-blk $RUN/data.ext4, guest /dev/vda mounted at /data
 # -M virt needs highmem=off with the non-LPAE armmp kernel, or no PCI device appears.
 # usage: run-qemu.sh RUN_DIR INITRAMFS HTTP_PORT [extra kernel args]
@@ -19,6 +20,7 @@ HTTP_PORT=$3
 APPEND=${4:-}
 rm -f "$RUN/ptz.sock" "$RUN/ctl.sock"
 FWD="hostfwd=tcp:127.0.0.1:$HTTP_PORT-:88"
+[ -z "${IPCAMD_LAB_ONVIF_PORT:-}" ] || FWD="$FWD,hostfwd=tcp:127.0.0.1:$IPCAMD_LAB_ONVIF_PORT-:888"
 [ -z "${IPCAMD_LAB_BENCH_PORT:-}" ] || FWD="$FWD,hostfwd=tcp:127.0.0.1:$IPCAMD_LAB_BENCH_PORT-:8080"
 exec "$CACHE/qemu/usr/bin/qemu-system-arm" -M virt,highmem=off -cpu cortex-a15 -smp 1 -m 512 \
     -nographic -monitor none -serial "file:$RUN/console.log" \

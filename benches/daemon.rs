@@ -308,6 +308,66 @@ fn start_daemon() -> Daemon {
     daemon
 }
 
+/// The frame rate `command` (getVideoStreamParam or getSubVideoStreamParam) reports for
+/// stream type 0.
+fn configured_fps(address: SocketAddr, command: &str) -> f64 {
+    get(
+        address,
+        &format!("/cgi-bin/CGIProxy.fcgi?cmd={command}&usr=admin&pwd="),
+    )
+    .and_then(|reply| xml_value(&reply, "frameRate0"))
+    .and_then(|v| v.parse().ok())
+    .unwrap_or(0.0)
+}
+
+/// Watches one stream with each count of `viewer` clients (`viewer(n, stop, frames)` is client
+/// number `n`, counting the frames it receives until `stop`) and prints frames per second each
+/// against `configured`, the daemon's CPU per viewer and its memory (resident and anonymous)
+/// with the first viewer and per further viewer.
+fn watch_stream<F>(
+    pid: u32,
+    label: &str,
+    counts: &[usize],
+    seconds: u64,
+    configured: f64,
+    viewer: F,
+) where
+    F: Fn(usize, Arc<AtomicBool>, Arc<AtomicU64>) + Clone + Send + 'static,
+{
+    let (base_rss, base_anon) = (status_kib(pid, "VmRSS"), status_kib(pid, "RssAnon"));
+    let (mut first_rss, mut first_anon) = (None, None);
+    for &viewers in counts {
+        let stop = Arc::new(AtomicBool::new(false));
+        let frames = Arc::new(AtomicU64::new(0));
+        let threads: Vec<_> = (0..viewers)
+            .map(|n| {
+                let (stop, frames, viewer) = (stop.clone(), frames.clone(), viewer.clone());
+                std::thread::spawn(move || viewer(n, stop, frames))
+            })
+            .collect();
+        std::thread::sleep(Duration::from_secs(3));
+        let f0 = frames.load(Ordering::Relaxed);
+        let t0 = Instant::now();
+        let cpu = cpu_percent_during(pid, || std::thread::sleep(Duration::from_secs(seconds)));
+        let fps = (frames.load(Ordering::Relaxed) - f0) as f64
+            / viewers as f64
+            / t0.elapsed().as_secs_f64();
+        let (rss, anon) = (status_kib(pid, "VmRSS"), status_kib(pid, "RssAnon"));
+        stop.store(true, Ordering::Relaxed);
+        for t in threads {
+            let _ = t.join();
+        }
+        println!(
+            "{label}, {viewers:>2} viewers: {fps:.2} fps each of {configured:.0} configured ({:.3}x), daemon CPU {cpu:.1}% ({:.2}% per viewer), RSS {rss} KiB ({}), anonymous {anon} KiB ({})",
+            fps / configured.max(1.0),
+            cpu / viewers as f64,
+            memory_per_viewer(viewers, base_rss, &mut first_rss, rss),
+            memory_per_viewer(viewers, base_anon, &mut first_anon, anon)
+        );
+        std::thread::sleep(Duration::from_secs(1));
+    }
+}
+
 fn main() {
     let mut seconds = 5u64;
     let mut args = std::env::args().skip(1);
@@ -345,91 +405,29 @@ fn main() {
     );
 
     // 3. MJPEG sub stream.
-    let configured: f64 = get(
-        address,
-        "/cgi-bin/CGIProxy.fcgi?cmd=getSubVideoStreamParam&usr=admin&pwd=",
-    )
-    .and_then(|reply| xml_value(&reply, "frameRate0"))
-    .and_then(|v| v.parse().ok())
-    .unwrap_or(0.0);
-    let base_rss = status_kib(pid, "VmRSS");
-    let mut first_rss = None;
-    for viewers in [1usize, 8, 32] {
-        let stop = Arc::new(AtomicBool::new(false));
-        let frames = Arc::new(AtomicU64::new(0));
-        let threads: Vec<_> = (0..viewers)
-            .map(|n| {
-                let (stop, frames) = (stop.clone(), frames.clone());
-                std::thread::spawn(move || viewer(address, n, stop, frames))
-            })
-            .collect();
-        std::thread::sleep(Duration::from_secs(2));
-        let f0 = frames.load(Ordering::Relaxed);
-        let t0 = Instant::now();
-        let cpu = cpu_percent_during(pid, || std::thread::sleep(Duration::from_secs(seconds)));
-        let fps = (frames.load(Ordering::Relaxed) - f0) as f64
-            / viewers as f64
-            / t0.elapsed().as_secs_f64();
-        let rss = status_kib(pid, "VmRSS");
-        stop.store(true, Ordering::Relaxed);
-        for t in threads {
-            let _ = t.join();
-        }
-        println!(
-            "MJPEG sub stream, {viewers:>2} viewers: {fps:.2} fps each of {configured:.0} configured ({:.3}x), daemon CPU {cpu:.1}% ({:.2}% per viewer), RSS {rss} KiB ({})",
-            fps / configured.max(1.0),
-            cpu / viewers as f64,
-            memory_per_viewer(viewers, base_rss, &mut first_rss, rss)
-        );
-        std::thread::sleep(Duration::from_secs(1));
-    }
+    watch_stream(
+        pid,
+        "MJPEG sub stream",
+        &[1, 8, 32],
+        seconds,
+        configured_fps(address, "getSubVideoStreamParam"),
+        move |n, stop, frames| viewer(address, n, stop, frames),
+    );
 
     // 4. RTSP main stream.
-    let configured: f64 = get(
-        address,
-        "/cgi-bin/CGIProxy.fcgi?cmd=getVideoStreamParam&usr=admin&pwd=",
-    )
-    .and_then(|reply| xml_value(&reply, "frameRate0"))
-    .and_then(|v| v.parse().ok())
-    .unwrap_or(0.0);
     std::thread::sleep(Duration::from_secs(2));
-    let base_rss = status_kib(pid, "VmRSS");
-    let base_anon = status_kib(pid, "RssAnon");
-    let (mut first_rss, mut first_anon) = (None, None);
-    for viewers in [1usize, 4, 8] {
-        let stop = Arc::new(AtomicBool::new(false));
-        let frames = Arc::new(AtomicU64::new(0));
-        let latency = Arc::new(AtomicU64::new(0));
-        let threads: Vec<_> = (0..viewers)
-            .map(|n| {
-                let (stop, frames, latency) = (stop.clone(), frames.clone(), latency.clone());
-                std::thread::spawn(move || {
-                    if let Some(stream) = connect_as(address, n) {
-                        rtsp_viewer::viewer(stream, address, stop, frames, latency);
-                    }
-                })
-            })
-            .collect();
-        std::thread::sleep(Duration::from_secs(3));
-        let f0 = frames.load(Ordering::Relaxed);
-        let t0 = Instant::now();
-        let cpu = cpu_percent_during(pid, || std::thread::sleep(Duration::from_secs(seconds)));
-        let fps = (frames.load(Ordering::Relaxed) - f0) as f64
-            / viewers as f64
-            / t0.elapsed().as_secs_f64();
-        let (rss, anon) = (status_kib(pid, "VmRSS"), status_kib(pid, "RssAnon"));
-        stop.store(true, Ordering::Relaxed);
-        for t in threads {
-            let _ = t.join();
-        }
-        println!(
-            "RTSP main stream, {viewers} viewers: {fps:.2} fps each of {configured:.0} configured ({:.3}x), daemon CPU {cpu:.1}% ({:.2}% per viewer), RSS {rss} KiB ({}), anonymous {anon} KiB ({})",
-            fps / configured.max(1.0),
-            cpu / viewers as f64,
-            memory_per_viewer(viewers, base_rss, &mut first_rss, rss),
-            memory_per_viewer(viewers, base_anon, &mut first_anon, anon)
-        );
-        std::thread::sleep(Duration::from_secs(1));
-    }
+    watch_stream(
+        pid,
+        "RTSP main stream",
+        &[1, 4, 8],
+        seconds,
+        configured_fps(address, "getVideoStreamParam"),
+        move |n, stop, frames| {
+            if let Some(stream) = connect_as(address, n) {
+                let latency = Arc::new(AtomicU64::new(0));
+                rtsp_viewer::viewer(stream, address, stop, frames, latency);
+            }
+        },
+    );
     drop(daemon);
 }

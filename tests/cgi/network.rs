@@ -8,15 +8,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::support::{Camera, CgiReply};
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use crate::support::{Camera, CgiReply, free_port, wait_until};
 
 fn web_address(cam: &Camera) -> SocketAddr {
     cam.base.trim_start_matches("http://").parse().unwrap()
@@ -107,17 +99,6 @@ fn https_get_dev_state_from(cam: &Camera, from: [u8; 4]) -> Option<CgiReply> {
     let client = rustls::ClientConnection::new(tls_config(cam), name).unwrap();
     let stream = rustls::StreamOwned::new(client, tcp);
     exchange(stream, "cmd=getDevState&usr=admin&pwd=")
-}
-
-fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline {
-        if condition() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("timed out waiting until {what}");
 }
 
 #[test]

@@ -115,20 +115,7 @@ fn hierarchical_coding(device: &v4l::Device) -> Result<(), String> {
 impl M2mFactory {
     /// Checks that `path` is a memory-to-memory device with a compressed CAPTURE format.
     pub fn new(path: &Path) -> HalResult<M2mFactory> {
-        let device = open_device(path)?;
-        let caps = device
-            .query_caps()
-            .map_err(|e| HalError::io(format!("querying {}", path.display()), e))?;
-        let kinds = queue_types(caps.capabilities.bits()).ok_or_else(|| {
-            HalError::new(
-                HalErrorKind::NotSupported,
-                format!(
-                    "{} ({}) is not a memory-to-memory device",
-                    path.display(),
-                    caps.card
-                ),
-            )
-        })?;
+        let (device, caps, kinds) = open_m2m(path)?;
         compressed_format(device.handle().fd(), kinds.capture).ok_or_else(|| {
             HalError::new(
                 HalErrorKind::NotSupported,
@@ -169,8 +156,30 @@ impl H264EncoderFactory for M2mFactory {
     }
 }
 
-pub(super) fn open_device(path: &Path) -> HalResult<v4l::Device> {
+fn open_device(path: &Path) -> HalResult<v4l::Device> {
     v4l::Device::with_path(path).map_err(|e| HalError::io(format!("opening {}", path.display()), e))
+}
+
+/// Opens `path` and checks it is a memory-to-memory device: the device, its capabilities
+/// and its queue types.
+pub(super) fn open_m2m(
+    path: &Path,
+) -> HalResult<(v4l::Device, v4l::capability::Capabilities, QueueTypes)> {
+    let device = open_device(path)?;
+    let caps = device
+        .query_caps()
+        .map_err(|e| HalError::io(format!("querying {}", path.display()), e))?;
+    let kinds = queue_types(caps.capabilities.bits()).ok_or_else(|| {
+        HalError::new(
+            HalErrorKind::NotSupported,
+            format!(
+                "{} ({}) is not a memory-to-memory device",
+                path.display(),
+                caps.card
+            ),
+        )
+    })?;
+    Ok((device, caps, kinds))
 }
 
 /// The OUTPUT (raw in) and CAPTURE (coded out) buffer types of a single- or multi-planar
@@ -181,7 +190,7 @@ pub(super) struct QueueTypes {
     pub capture: u32,
 }
 
-pub(super) fn queue_types(capabilities: u32) -> Option<QueueTypes> {
+fn queue_types(capabilities: u32) -> Option<QueueTypes> {
     if capabilities & sys::V4L2_CAP_VIDEO_M2M_MPLANE != 0 {
         Some(QueueTypes {
             output: raw::BUF_VIDEO_OUTPUT_MPLANE,
@@ -231,14 +240,8 @@ impl M2mEncoder {
     /// Opens the device, sets both formats, the frame rate and the rate controls, maps the
     /// buffers and starts both queues.
     pub fn open(path: &Path, params: H264Params) -> HalResult<M2mEncoder> {
-        let device = open_device(path)?;
+        let (device, _, kinds) = open_m2m(path)?;
         let fd = device.handle().fd();
-        let caps = device
-            .query_caps()
-            .map_err(|e| HalError::io(format!("querying {}", path.display()), e))?;
-        let kinds = queue_types(caps.capabilities.bits()).ok_or_else(|| {
-            HalError::new(HalErrorKind::NotSupported, "not a memory-to-memory device")
-        })?;
         let (compressed, codec) = compressed_format(fd, kinds.capture).ok_or_else(|| {
             HalError::new(
                 HalErrorKind::NotSupported,

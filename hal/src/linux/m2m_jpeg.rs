@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use v4l::control::{Control, Value};
 use v4l::v4l_sys as sys;
 
-use super::m2m::{FOURCC_I420, QueueTypes, copy_i420, open_device, queue_types};
+use super::m2m::{FOURCC_I420, QueueTypes, copy_i420, open_m2m};
 use super::v4l2_raw::{self as raw, MappedBuffer, PlaneFormat};
 use crate::video::jpeg::SoftwareJpegEncoder;
 use crate::video::{Encoder, Frame, PixelFormat, convert};
@@ -57,19 +57,14 @@ impl M2mStill {
     /// codes) the device offers; refuses (`NotSupported`) a device that offers none of them or
     /// does not take the size as it is.
     pub fn open(path: &Path, width: u32, height: u32, coded: &[u32]) -> HalResult<M2mStill> {
-        let device = open_device(path)?;
+        let (device, caps, kinds) = open_m2m(path)?;
         let fd = device.handle().fd();
-        let caps = device
-            .query_caps()
-            .map_err(|e| HalError::io(format!("querying {}", path.display()), e))?;
         let unsupported = |why: String| {
             HalError::new(
                 HalErrorKind::NotSupported,
                 format!("{} ({}) {why}", path.display(), caps.card),
             )
         };
-        let kinds = queue_types(caps.capabilities.bits())
-            .ok_or_else(|| unsupported("is not a memory-to-memory device".into()))?;
         let offered = raw::formats(fd, kinds.capture);
         let coded = *coded
             .iter()
@@ -266,20 +261,7 @@ pub struct M2mJpegEncoder {
 impl M2mJpegEncoder {
     /// Checks that `path` is a memory-to-memory device that codes JPEG.
     pub fn new(path: &Path) -> HalResult<M2mJpegEncoder> {
-        let device = open_device(path)?;
-        let caps = device
-            .query_caps()
-            .map_err(|e| HalError::io(format!("querying {}", path.display()), e))?;
-        let kinds = queue_types(caps.capabilities.bits()).ok_or_else(|| {
-            HalError::new(
-                HalErrorKind::NotSupported,
-                format!(
-                    "{} ({}) is not a memory-to-memory device",
-                    path.display(),
-                    caps.card
-                ),
-            )
-        })?;
+        let (device, caps, kinds) = open_m2m(path)?;
         let offered = raw::formats(device.handle().fd(), kinds.capture);
         if !offered.contains(&FOURCC_JPEG) && !offered.contains(&FOURCC_MJPEG) {
             return Err(HalError::new(
@@ -400,21 +382,8 @@ impl Encoder for M2mJpegEncoder {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-    use std::time::SystemTime;
-
     use super::*;
-
-    fn frame(format: PixelFormat, width: u32, height: u32, data: Vec<u8>) -> Frame {
-        Frame {
-            width,
-            height,
-            format,
-            data: Arc::from(data),
-            sequence: 0,
-            captured: SystemTime::now(),
-        }
-    }
+    use crate::video::jpeg::tests::frame;
 
     #[test]
     fn test_fourcc_codes_and_names() {

@@ -373,12 +373,13 @@ impl Encoder for TurboJpegEncoder {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use std::sync::Arc;
     use std::time::SystemTime;
 
-    fn frame(format: PixelFormat, width: u32, height: u32, data: Vec<u8>) -> Frame {
+    /// A frame of `format` holding `data` (the JPEG tests' and the M2M JPEG encoder's).
+    pub(crate) fn frame(format: PixelFormat, width: u32, height: u32, data: Vec<u8>) -> Frame {
         Frame {
             width,
             height,

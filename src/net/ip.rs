@@ -119,16 +119,23 @@ impl IpService {
                 }
             }
         };
+        // Restored and stored first, then said: once the log reports it, getIPInfo and a
+        // restart both show the last working setting.
         let previous = self.last_good();
-        tracing::warn!(rejected = ?mode, restored = ?previous, %why, "IP setting did not work; the last working one is back");
-        if let Err(err) = self.network.apply(&previous) {
-            tracing::error!(%err, "restoring the last working IP setting failed");
-        }
+        let restored = self.network.apply(&previous);
         if let Some(settings) = &self.settings {
             let fields = ip_fields(&previous);
             let pairs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
             if let Err(err) = settings.write("ip", &pairs) {
                 tracing::warn!(%err, "could not store the restored IP setting");
+            }
+        }
+        match restored {
+            Ok(()) => {
+                tracing::warn!(rejected = ?mode, restored = ?previous, %why, "IP setting did not work; the last working one is back")
+            }
+            Err(err) => {
+                tracing::error!(rejected = ?mode, %why, %err, "IP setting did not work, and restoring the last working one failed")
             }
         }
     }

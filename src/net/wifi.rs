@@ -258,19 +258,11 @@ impl WifiService {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone();
-        tracing::warn!(
-            ssid = %join.ssid,
-            %why,
-            restored = restored.as_ref().map_or("none", |j| j.ssid.as_str()),
-            "Wi-Fi setting did not work; the last working network is back"
-        );
+        // Restored and stored first, then said (as for the IP setting).
         let result = match &restored {
             Some(back) => self.radio.join(back),
             None => self.radio.leave(),
         };
-        if let Err(err) = result {
-            tracing::error!(%err, "restoring the last working Wi-Fi network failed");
-        }
         if let (Some(settings), Some(previous)) = (&self.settings, previous) {
             use crate::settings::Section;
             let values: Vec<(String, String)> = sections::Wifi::keys()
@@ -284,6 +276,22 @@ impl WifiService {
             if let Err(err) = settings.write("wifi", &pairs) {
                 tracing::warn!(%err, "could not store the restored Wi-Fi setting");
             }
+        }
+        let back = restored.as_ref().map_or("none", |j| j.ssid.as_str());
+        match result {
+            Ok(()) => tracing::warn!(
+                ssid = %join.ssid,
+                %why,
+                restored = back,
+                "Wi-Fi setting did not work; the last working network is back"
+            ),
+            Err(err) => tracing::error!(
+                ssid = %join.ssid,
+                %why,
+                restored = back,
+                %err,
+                "Wi-Fi setting did not work, and restoring the last working network failed"
+            ),
         }
     }
 }

@@ -99,7 +99,7 @@ impl Kernel {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::motion::kernel::tests::cases;
+    use crate::kernel::tests::cases;
 
     #[test]
     fn test_kernels_match_scalar_bit_for_bit() {

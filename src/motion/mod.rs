@@ -6,9 +6,12 @@
 //! owns a [`Detector`], feeds it the sub stream's luma plane with the time and the camera's
 //! local weekday/minute, and acts on the [`MotionEvent`]s it returns.
 //!
+//! A crate of its own inside the daemon's source (re-exported as `ipcamd::motion`, layer 0),
+//! so the release profile can build its kernels for speed while the daemon is built for size.
+//!
 //! ```
 //! use std::time::Instant;
-//! use ipcamd::motion::{Detector, LocalTime, LumaFrame, MotionConfig, Sensitivity};
+//! use ipcamd_motion::{Detector, LocalTime, LumaFrame, MotionConfig, Sensitivity};
 //!
 //! let mut detector = Detector::new(MotionConfig {
 //!     enabled: true,
@@ -30,6 +33,9 @@
 //! let motion_detect_alarm = detector.status(now).guide_value(); // getDevState
 //! assert_eq!(motion_detect_alarm, 1);
 //! ```
+
+// `deny`, not `forbid`: the SIMD kernels (`simd`) allow it for themselves.
+#![deny(unsafe_code)]
 
 pub mod detector;
 pub mod dispatch;

@@ -4,7 +4,8 @@
 # Debian's clippy for it (rust-web-clippy), qemu-user, libclang for v4l's bindgen step, and
 # systemd (systemd-analyze) and sqlite3 for the checks, cmake and nasm for libjpeg-turbo (built
 # from source by turbojpeg-sys; nasm assembles its x86 SIMD), g++ for OpenH264's C++ (the
-# software H.264 encoder). No Docker, no rustup targets.
+# software H.264 encoder), lld-19 as the ARM linker (packed relocations, cross/env.sh).
+# No Docker, no rustup targets.
 set -euo pipefail
 
 RUST_DEB_VERSION=1.85.0+dfsg3-1~deb12u3
@@ -27,7 +28,8 @@ have_all() {
         command -v sqlite3 >/dev/null &&
         command -v systemd-analyze >/dev/null &&
         command -v cmake >/dev/null &&
-        command -v nasm >/dev/null
+        command -v nasm >/dev/null &&
+        [ -x /usr/lib/llvm-19/bin/ld.lld ]
 }
 
 if have_all; then
@@ -46,7 +48,7 @@ $SUDO apt-get install -y -q \
     "libstd-rust-web-dev=$RUST_DEB_VERSION" "libstd-rust-web-1.85=$RUST_DEB_VERSION" \
     "rust-web-clippy=$RUST_DEB_VERSION" \
     gcc-arm-linux-gnueabihf g++-arm-linux-gnueabihf libc6-dev-armhf-cross qemu-user libclang-dev clang \
-    systemd sqlite3 binutils-arm-linux-gnueabihf cmake nasm
+    systemd sqlite3 binutils-arm-linux-gnueabihf cmake nasm lld-19
 
 if [ "$(cat "$STD_MARKER" 2>/dev/null)" != "$RUST_DEB_VERSION" ]; then
     # `apt-get install libstd-rust-web-dev:armhf` clashes on liblzma5; unpack the .deb instead.

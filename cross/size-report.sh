@@ -3,7 +3,8 @@
 # the table in cross/README.md ("Where the bytes go"). Installs cargo-bloat (pinned) from
 # crates.io into target/tools when missing. The release is built with symbols kept
 # (CARGO_PROFILE_RELEASE_STRIP=false, same code otherwise) in its own target folder, then a
-# stripped copy is measured as cross/build-release.sh does. Slow (a release build); not in CI.
+# stripped copy is measured as cross/build-release.sh does, and split by feature
+# (cross/size-by-feature.py). Slow (a release build); not in CI.
 # Usage: cross/size-report.sh [extra cargo-bloat arguments, e.g. --filter ipcamd]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,3 +31,5 @@ stripped=$(mktemp)
 trap 'rm -f "$stripped"' EXIT
 arm-linux-gnueabihf-strip --strip-all -o "$stripped" "$bin"
 echo "size-report: ipcamd is $(stat -c %s "$stripped") bytes stripped ($(stat -c %s "$bin") with symbols)"
+# The same binary split by feature: what landed before issue 16 and what came after it.
+python3 cross/size-by-feature.py "$bin" "$(stat -c %s "$stripped")"

@@ -16,6 +16,6 @@ done
 # containers have no binfmt_misc to execute ARM binaries directly.
 # Tests that cannot run under qemu-user (no terminal ioctls for ptys, no re-exec of ARM
 # programs) carry `#[cfg_attr(ipcamd_qemu_user, ignore = ...)]`: reported as ignored, not passed.
-export CARGO_TARGET_ARMV7_UNKNOWN_LINUX_GNUEABIHF_RUSTFLAGS="--cfg ipcamd_qemu_user"
+export CARGO_TARGET_ARMV7_UNKNOWN_LINUX_GNUEABIHF_RUSTFLAGS="$IPCAMD_ARM_RUSTFLAGS --cfg ipcamd_qemu_user"
 export IPCAMD_TEST_RUNNER="$CARGO_TARGET_ARMV7_UNKNOWN_LINUX_GNUEABIHF_RUNNER"
 exec "$DEBIAN_CARGO" test --workspace --target "$IPCAMD_TARGET" --features linux "$@"

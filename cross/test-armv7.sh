@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=cross/env.sh
 source cross/env.sh
-for tool in "$DEBIAN_CARGO" "$RUSTC" arm-linux-gnueabihf-gcc qemu-arm; do
+for tool in "$DEBIAN_CARGO" "$RUSTC" arm-linux-gnueabihf-gcc /usr/lib/llvm-19/bin/ld.lld qemu-arm; do
     command -v "$tool" >/dev/null || {
         echo "test-armv7: $tool missing; run cross/install-toolchain.sh" >&2
         exit 1
